@@ -1,0 +1,65 @@
+"""Atomic file writes: a temp file in the destination folder, then `os.replace`.
+
+A killed process therefore leaves either the old file or the new one, never half a file. Used for every write
+the project makes (project.json, artifacts, exports).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import tempfile
+from pathlib import Path
+from typing import Iterator
+
+from .errors import StorageError
+
+
+@contextlib.contextmanager
+def atomic_path(destination: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
+    """Yield a temp path beside `destination`; on success move it into place, on error delete it.
+
+    `suffix` defaults to the destination's own suffix, so tools that infer a format from the extension
+    (ffmpeg, numpy) still work on the temp file.
+    """
+    destination = Path(destination)
+    try:
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp_name = tempfile.mkstemp(
+            prefix=f".{destination.stem[:40]}.", suffix=destination.suffix if suffix is None else suffix,
+            dir=destination.parent,
+        )
+        os.close(fd)
+    except OSError as err:
+        raise StorageError(_describe_os_error(err, destination)) from err
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        os.replace(tmp, destination)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise StorageError(_describe_os_error(err, destination)) from err
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(destination: str | os.PathLike[str], data: bytes) -> None:
+    with atomic_path(destination) as tmp:
+        with open(tmp, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def atomic_write_text(destination: str | os.PathLike[str], text: str) -> None:
+    atomic_write_bytes(destination, text.encode("utf-8"))
+
+
+def _describe_os_error(err: OSError, destination: Path) -> str:
+    if err.errno == errno.ENOSPC:
+        return f"The disk is full: could not write {destination}. Free some space and try again; nothing finished was lost."
+    if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+        return f"No permission to write {destination}. Choose another location."
+    return f"Could not write {destination}: {err.strerror or err}."

@@ -1,0 +1,1 @@
+"""Networks and animators: pure compute on arrays/tensors, no knowledge of the project's file layout."""
