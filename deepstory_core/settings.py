@@ -14,7 +14,7 @@ CLIP_SIZE = 256              # animated clips are CLIP_SIZE × CLIP_SIZE
 # Seconds of silence after a sentence, per trailing punctuation character (the original's process_wavs table).
 DEFAULT_PUNCTUATION_PAUSES: dict[str, float] = {
     ".": 0.3, ",": 0.15, "!": 0.3, "?": 0.4, '"': 0.1, "…": 0.6, ":": 0.15, ";": 0.2,
-    "\u201c": 0.05, "\u201d": 0.05,
+    "\u201c": 0.05, "\u201d": 0.05, "\u2018": 0.05, "\u2019": 0.05,
 }
 DEFAULT_LINE_START_PAUSE = 0.5   # seconds before the first sentence of a line (11025 samples)
 DEFAULT_CUT_SIZE = 800_000       # samples: a chunk is closed once it already holds more than this

@@ -1,0 +1,130 @@
+"""The cast: which voice (and which portrait) each speaker gets.
+
+A cast file is YAML mapping speaker names to a voice id, or to `{voice: ..., portrait: ...}`:
+
+    Alice: espeak:en-us+f2
+    Bob:
+      voice: espeak:en+m3
+      portrait: bob.png
+
+Speaker names are only ever dictionary keys — they never become file names.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .errors import InputError
+
+LIST_VOICES_HINT = "run `python -m deepstory_core voices` to list the voices"
+
+
+@dataclass(frozen=True)
+class CastEntry:
+    voice_id: str
+    portrait: str | None = None   # an upload's stored name, a built-in portrait id, or a path given by the user
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"voice_id": self.voice_id, "portrait": self.portrait}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "CastEntry":
+        portrait = data.get("portrait")
+        return cls(voice_id=str(data["voice_id"]), portrait=None if portrait is None else str(portrait))
+
+
+def known_voice_ids() -> set[str]:
+    from .voices import list_voices  # lazy: the voice registry loads espeak
+
+    ids = set()
+    for voice in list_voices():
+        ids.add(voice if isinstance(voice, str) else getattr(voice, "voice_id", getattr(voice, "id", str(voice))))
+    return ids
+
+
+def check_voice_id(speaker: str, voice_id: str, known: set[str] | None = None) -> None:
+    """InputError naming the speaker and the id when the id is no voice we have.
+
+    Listed voices pass at once; other `espeak:` ids (any espeak-ng voice name) are checked with espeak itself.
+    """
+    known = known_voice_ids() if known is None else known
+    if voice_id in known:
+        return
+    if voice_id.startswith("espeak:"):
+        from .voices import get_voice
+
+        try:
+            get_voice(voice_id)
+            return
+        except InputError:
+            pass
+    raise InputError(f"Unknown voice id {voice_id!r} for speaker {_show(speaker)}; {LIST_VOICES_HINT}.")
+
+
+def load_cast_yaml(path: str | os.PathLike[str]) -> dict[str, CastEntry]:
+    """Read and validate a cast file; every problem is an InputError naming the line or the speaker."""
+    import yaml
+
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as err:
+        raise InputError(f"Cast file {path} does not exist.") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"Cast file {path} is not UTF-8 text (byte {err.start}); save it as UTF-8.") from err
+    except OSError as err:
+        raise InputError(f"Cannot read cast file {path}: {err.strerror or err}.") from err
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark is not None else ""
+        problem = getattr(err, "problem", None) or "invalid YAML"
+        raise InputError(f"Cast file {path} is not valid YAML{where}: {problem}.") from err
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise InputError(f"Cast file {path} must map speaker names to voice ids (e.g. `Alice: espeak:en-us+f2`).")
+
+    cast: dict[str, CastEntry] = {}
+    known = known_voice_ids()
+    for speaker, value in data.items():
+        speaker = str(speaker)
+        if isinstance(value, str):
+            entry = CastEntry(voice_id=value.strip())
+        elif isinstance(value, dict) and isinstance(value.get("voice"), str):
+            unknown = set(value) - {"voice", "portrait"}
+            if unknown:
+                raise InputError(f"Cast file {path}: speaker {_show(speaker)} has unknown field(s) "
+                                 f"{', '.join(sorted(map(str, unknown)))}; use `voice` and `portrait`.")
+            portrait = value.get("portrait")
+            entry = CastEntry(voice_id=value["voice"].strip(), portrait=None if portrait is None else str(portrait))
+        else:
+            raise InputError(f"Cast file {path}: speaker {_show(speaker)} needs a voice id "
+                             f"(`{speaker}: espeak:en-us+f2` or `voice:` under it).")
+        check_voice_id(speaker, entry.voice_id, known)
+        cast[speaker] = entry
+    return cast
+
+
+def complete_cast(speakers: Iterable[str], cast: Mapping[str, CastEntry], narrator: str) -> dict[str, CastEntry]:
+    """Every speaker of the story with a cast entry: given ones kept, the rest filled with distinct defaults."""
+    from .voices import default_voices
+
+    speakers = list(dict.fromkeys(speakers))
+    defaults = default_voices(speakers, narrator)
+    completed = dict(cast)
+    for speaker in speakers:
+        if speaker not in completed:
+            default = defaults[speaker]
+            completed[speaker] = CastEntry(voice_id=default if isinstance(default, str) else default.voice_id)
+    return completed
+
+
+def _show(speaker: str) -> str:
+    """A speaker name safe to print on one line (names may hold emoji, slashes or 200 characters)."""
+    shown = speaker if len(speaker) <= 60 else speaker[:57] + "..."
+    return repr(shown)

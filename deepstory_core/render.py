@@ -1,0 +1,535 @@
+"""The render engine: story → voices → chunk bases → animated clips → one exported video.
+
+Why stage-major: all voices, then all bases, then all animations, so each model is loaded once per render, and the
+previous stage's models are evicted before the next stage loads its own (a GPU holds one stage's models at a time).
+Why keys: every base and clip is an artifact whose key hashes everything that determines it (backend, weights,
+input artifact keys, portrait pixels, parameters, seed) — so a second render of an unchanged story renders
+nothing, a retry re-renders one chunk, a new portrait re-animates only that speaker's chunks, and a render killed
+at any moment resumes, redoing at most the chunks that were unfinished. Memory is one chunk (one batch of frames),
+whatever the story's length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .backends import BaseAnimator, MotionTransfer
+from .errors import InputError, ModelUnavailableError
+from .progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, no_progress
+from .settings import BASE_SHAPE
+from .stages import animate as animate_stage
+from .stages import base as base_stage
+from .stages.export import ExportResult, export_video
+from .stages.voice import StoryPlan, load_chunk_audio, load_chunk_phonemes, prepare_soundtrack
+
+STAGES = ("base", "animate")
+
+
+# -- backends ------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class BackendSpec:
+    """How to load a backend, and what identifies its output (id + weights checksum) without loading it."""
+
+    kind: str                           # "base" | "motion"
+    name: str                           # "builtin", "sda", "fom", ...
+    load: Callable[[], Any]
+    fingerprint: Callable[[], str]      # weights checksum or code version: part of every artifact key
+    supports_full_frame: bool = False
+
+    @property
+    def backend_id(self) -> str:
+        return f"{self.kind}:{self.name}"
+
+
+def _builtin_base() -> BaseAnimator:
+    from modules.classic.lipsync import BuiltinLipSync
+
+    return BuiltinLipSync()
+
+
+def _builtin_motion() -> MotionTransfer:
+    from modules.classic.transfer import BuiltinMotionTransfer
+
+    return BuiltinMotionTransfer()
+
+
+def _module_version(module_name: str, class_name: str) -> Callable[[], str]:
+    """A built-in backend's fingerprint: its declared `version` attribute (bumped when its output changes)."""
+
+    def fingerprint() -> str:
+        import importlib
+
+        cls = getattr(importlib.import_module(module_name), class_name)
+        return str(getattr(cls, "version", getattr(cls, "VERSION", "1")))
+
+    return fingerprint
+
+
+def _registry_fingerprint(backend: str) -> Callable[[], str]:
+    def fingerprint() -> str:
+        _require_weights(backend)
+        from . import registry
+
+        for name in ("weights_checksum", "checksum"):
+            function = getattr(registry, name, None)
+            if callable(function):
+                return str(function(backend))
+        return "unversioned"
+
+    return fingerprint
+
+
+def _require_weights(backend: str) -> None:
+    """ModelUnavailableError with the registry's fix message when a neural backend's weights are missing."""
+    try:
+        from . import registry
+    except ImportError as err:
+        raise ModelUnavailableError(f"The {backend} backend is not available in this installation; use the "
+                                    f"built-in backend instead.") from err
+    check = getattr(registry, "check", None) or getattr(registry, "check_backend", None)
+    if check is None:
+        return
+    status = check(backend)
+    ok = getattr(status, "ok", getattr(status, "available", True))
+    if not ok:
+        message = getattr(status, "message", None) or getattr(status, "fix", None) or str(status)
+        raise ModelUnavailableError(str(message))
+
+
+def _sda_base() -> BaseAnimator:
+    _require_weights("sda")
+    from modules.sda.animator import SdaAnimator
+
+    loader = getattr(SdaAnimator, "load", None) or getattr(SdaAnimator, "from_default", None)
+    return loader() if loader is not None else SdaAnimator()
+
+
+def _fom_motion() -> MotionTransfer:
+    _require_weights("fom")
+    from modules.fom.animator import FomAnimator
+
+    loader = getattr(FomAnimator, "load", None) or getattr(FomAnimator, "from_default", None)
+    return loader() if loader is not None else FomAnimator()
+
+
+BASE_BACKENDS: dict[str, BackendSpec] = {
+    "builtin": BackendSpec("base", "builtin", _builtin_base, _module_version("modules.classic.lipsync", "BuiltinLipSync")),
+    "sda": BackendSpec("base", "sda", _sda_base, _registry_fingerprint("sda")),
+}
+MOTION_BACKENDS: dict[str, BackendSpec] = {
+    "builtin": BackendSpec("motion", "builtin", _builtin_motion,
+                           _module_version("modules.classic.transfer", "BuiltinMotionTransfer"), supports_full_frame=True),
+    "fom": BackendSpec("motion", "fom", _fom_motion, _registry_fingerprint("fom")),
+}
+
+
+def register_backend(spec: BackendSpec) -> None:
+    """Add a backend (e.g. a cheap one for tests) under `spec.name`."""
+    (BASE_BACKENDS if spec.kind == "base" else MOTION_BACKENDS)[spec.name] = spec
+
+
+def _spec(table: dict[str, BackendSpec], name: str, kind: str) -> BackendSpec:
+    if name not in table:
+        raise InputError(f"Unknown {kind} backend {name!r}; choose one of {', '.join(sorted(table))}.")
+    return table[name]
+
+
+def make_base_animator(name: str = "builtin") -> BaseAnimator:
+    return _spec(BASE_BACKENDS, name, "base").load()
+
+
+def make_motion_transfer(name: str = "builtin") -> MotionTransfer:
+    return _spec(MOTION_BACKENDS, name, "motion").load()
+
+
+# -- model lifetime ------------------------------------------------------------------------------------------------
+class _LocalModelCache:
+    """Used only while `deepstory_core.models.ModelCache` is absent: same get/evict semantics."""
+
+    def __init__(self) -> None:
+        self._models: dict[str, Any] = {}
+
+    def get(self, key: str, loader: Callable[[], Any]) -> Any:
+        if key not in self._models:
+            self._models[key] = loader()
+        return self._models[key]
+
+    def evict(self, keep: Iterable[str] = ()) -> None:
+        from .device import release_memory
+
+        keep = set(keep)
+        for key in [k for k in self._models if k not in keep]:
+            del self._models[key]
+        release_memory()
+
+    def loaded(self) -> list[str]:
+        return list(self._models)
+
+
+_MODELS: Any = None
+
+
+def model_cache() -> Any:
+    global _MODELS
+    if _MODELS is None:
+        try:
+            from .models import ModelCache
+
+            _MODELS = getattr(ModelCache, "shared", None) and ModelCache.shared() or ModelCache()
+        except ImportError:
+            _MODELS = _LocalModelCache()
+    return _MODELS
+
+
+def _load_for_stage(spec: BackendSpec) -> Any:
+    """Evict every other model, then load (or reuse) this stage's backend."""
+    cache = model_cache()
+    key = spec.backend_id
+    try:
+        cache.evict(keep=[key])
+    except TypeError:
+        for other in [k for k in cache.loaded() if k != key]:
+            cache.evict(other)
+    return cache.get(key, spec.load)
+
+
+def evict_models() -> None:
+    cache = model_cache()
+    try:
+        cache.evict(keep=[])
+    except TypeError:
+        for other in list(cache.loaded()):
+            cache.evict(other)
+
+
+# -- portraits and identities --------------------------------------------------------------------------------------
+def _builtin_portrait_ids() -> list[str]:
+    from .portraits import builtin_portraits
+
+    ids = []
+    for item in builtin_portraits():
+        ids.append(item if isinstance(item, str) else str(getattr(item, "id", getattr(item, "ref", item))))
+    return ids
+
+
+def portrait_ref(project, speaker: str) -> str:
+    """The speaker's portrait: the cast's choice, else a built-in one (speakers take them in turn)."""
+    entry = project.cast.get(speaker)
+    if entry is not None and entry.portrait:
+        return entry.portrait
+    builtins = _builtin_portrait_ids()
+    if not builtins:
+        raise InputError(f"Speaker {speaker[:40]!r} has no portrait; choose one in the cast.")
+    speakers = project.speakers()
+    position = speakers.index(speaker) if speaker in speakers else 0
+    return builtins[position % len(builtins)]
+
+
+def load_portrait_image(project, ref: str) -> np.ndarray:
+    from .portraits import load_portrait
+
+    image = load_portrait(ref, project.uploads_dir)
+    image = getattr(image, "image", image)
+    image = np.asarray(image)
+    if image.ndim == 2:
+        image = np.repeat(image[..., None], 3, axis=2)
+    return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+
+
+def aligned_identity(portrait: np.ndarray, speaker: str) -> np.ndarray:
+    """The portrait's face aligned to the 128×96 base framing (an image already 128×96 is used as it is)."""
+    if portrait.shape[:2] == BASE_SHAPE:
+        return portrait
+    from modules.face import align_face, analyze_portrait
+
+    try:
+        geometry = analyze_portrait(portrait)
+    except InputError as err:
+        raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
+    aligned = align_face(portrait, geometry)
+    return np.ascontiguousarray(getattr(aligned, "image", aligned), dtype=np.uint8)
+
+
+def sda_template() -> np.ndarray:
+    from modules.sda.animator import SdaAnimator
+
+    for name in ("template_face", "default_identity", "template"):
+        value = getattr(SdaAnimator, name, None)
+        if value is not None:
+            image = value() if callable(value) else value
+            return np.ascontiguousarray(image, dtype=np.uint8)
+    raise ModelUnavailableError("The SDA template face is not available; set the SDA identity to \"portrait\".")
+
+
+@dataclass
+class _Speaker:
+    portrait: np.ndarray
+    portrait_hash: str
+    identity_hash: str
+    _identity: np.ndarray | None = None
+    _identity_loader: Callable[[], np.ndarray] | None = None
+
+    def identity(self) -> np.ndarray:
+        if self._identity is None:
+            assert self._identity_loader is not None
+            self._identity = self._identity_loader()
+        return self._identity
+
+
+# -- the plan of one render ----------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ChunkJob:
+    """What one chunk needs and produces: its keys decide whether anything must be rendered."""
+
+    index: int
+    speaker: str
+    content_key: str
+    num_frames: int
+    seed: int
+    base_key: str
+    clip_key: str
+
+
+@dataclass
+class RenderResult:
+    video: Path | None
+    subtitles: Path | None
+    chunks: int
+    frames: int
+    samples: int
+    rendered: dict[str, int] = field(default_factory=lambda: {"base": 0, "animate": 0})
+    reused: dict[str, int] = field(default_factory=lambda: {"base": 0, "animate": 0})
+    elapsed_s: float = 0.0
+
+    @property
+    def duration_s(self) -> float:
+        return self.frames / 25
+
+
+@dataclass
+class _RenderContext:
+    project: Any
+    plan: StoryPlan
+    base: BackendSpec
+    motion: BackendSpec
+    full_frame: bool
+    size: tuple[int, int]
+    speakers: dict[str, _Speaker]
+    jobs: list[ChunkJob]
+
+
+def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_frame: bool) -> _RenderContext:
+    settings = project.settings
+    base = _spec(BASE_BACKENDS, base_name, "base")
+    motion = _spec(MOTION_BACKENDS, motion_name, "motion")
+    if full_frame and not motion.supports_full_frame:
+        raise InputError(f"Full-frame export needs the built-in motion transfer; the {motion_name} backend makes "
+                         f"256×256 clips only.")
+    base_fingerprint, motion_fingerprint = base.fingerprint(), motion.fingerprint()
+    use_template = base_name == "sda" and settings.sda_identity == "template"
+
+    speakers: dict[str, _Speaker] = {}
+    for speaker in dict.fromkeys(chunk.speaker for chunk in plan.chunks):
+        portrait = load_portrait_image(project, portrait_ref(project, speaker))
+        portrait_hash = base_stage.image_hash(portrait)
+        if use_template:
+            template = sda_template()
+            speakers[speaker] = _Speaker(portrait, portrait_hash, "template:" + base_stage.image_hash(template),
+                                         _identity=template)
+        else:
+            speakers[speaker] = _Speaker(portrait, portrait_hash, "aligned:" + portrait_hash,
+                                         _identity_loader=lambda p=portrait, s=speaker: aligned_identity(p, s))
+    size = animate_stage.export_size(((s.portrait.shape[1], s.portrait.shape[0]) for s in speakers.values()),
+                                     full_frame)
+    jobs = []
+    for chunk in plan.chunks:
+        speaker = speakers[chunk.speaker]
+        seed = project.seed_for(chunk.content_key)
+        base_key = base_stage.base_key(backend_id=base.backend_id, weights_checksum=base_fingerprint,
+                                       audio_key=chunk.content_key, identity_hash=speaker.identity_hash, seed=seed,
+                                       params={"fps": settings.fps, "sample_rate": settings.sample_rate})
+        clip_key = animate_stage.clip_key(backend_id=motion.backend_id, weights_checksum=motion_fingerprint,
+                                          base_key=base_key, portrait_hash=speaker.portrait_hash, size=size,
+                                          full_frame=full_frame)
+        jobs.append(ChunkJob(chunk.index, chunk.speaker, chunk.content_key, chunk.num_frames, seed, base_key, clip_key))
+    return _RenderContext(project, plan, base, motion, full_frame, size, speakers, jobs)
+
+
+def _check_cancel(cancel: CancelToken | None) -> None:
+    if cancel is not None and cancel.is_set():
+        raise Cancelled()
+
+
+def _run_bases(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: RenderResult, progress: ProgressCallback,
+               cancel: CancelToken | None) -> None:
+    store = ctx.project.store
+    todo = [job for job in jobs if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT)]
+    result.reused["base"] += len(jobs) - len(todo)
+    if not todo:
+        return
+    animator = _load_for_stage(ctx.base)
+    chunks = {chunk.index: chunk for chunk in ctx.plan.chunks}
+    for done, job in enumerate(todo):
+        _check_cancel(cancel)
+        progress(ProgressEvent("base", done, len(todo), f"chunk {job.index + 1} ({job.speaker[:20]})"))
+        chunk = chunks[job.index]
+        audio = load_chunk_audio(ctx.project, chunk)
+        phonemes = load_chunk_phonemes(ctx.project, chunk)
+        base_stage.render_base(store, job.base_key, animator, audio, ctx.speakers[job.speaker].identity(), job.seed,
+                               phonemes, cancel)
+        del audio
+        result.rendered["base"] += 1
+    progress(ProgressEvent("base", len(todo), len(todo), "done"))
+
+
+def _run_animations(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: RenderResult,
+                    progress: ProgressCallback, cancel: CancelToken | None) -> None:
+    store = ctx.project.store
+    todo = [job for job in jobs if not store.exists(animate_stage.STAGE, job.clip_key, animate_stage.EXT)]
+    result.reused["animate"] += len(jobs) - len(todo)
+    if not todo:
+        return
+    motion = _load_for_stage(ctx.motion)
+    for done, job in enumerate(todo):
+        _check_cancel(cancel)
+        progress(ProgressEvent("animate", done, len(todo), f"chunk {job.index + 1} ({job.speaker[:20]})"))
+        if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT):
+            raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
+        frames = base_stage.read_base(store, job.base_key)
+        animate_stage.render_clip(store, job.clip_key, frames, motion, ctx.speakers[job.speaker].portrait, ctx.size,
+                                  ctx.full_frame, cancel)
+        del frames
+        result.rendered["animate"] += 1
+    progress(ProgressEvent("animate", len(todo), len(todo), "done"))
+
+
+def export_path(project) -> Path:
+    return project.root / "exports" / "story.mp4"
+
+
+def _export(ctx: _RenderContext, out: Path, progress: ProgressCallback, cancel: CancelToken | None) -> ExportResult:
+    from .soundtrack import write_soundtrack
+    from .subtitles import srt_blocks, subtitle_cues
+
+    project = ctx.project
+    store = project.store
+    _check_cancel(cancel)
+    progress(ProgressEvent("export", 0, 3, "soundtrack"))
+    wav = project.root / "exports" / "story.wav"
+    write_soundtrack(project, ctx.plan, wav, cancel=cancel)
+    cues = subtitle_cues(ctx.plan, project.sentences)
+    srt_text = "".join(srt_blocks(cues, ctx.plan.sample_rate))
+    progress(ProgressEvent("export", 1, 3, "joining clips"))
+    clips = [store.path(animate_stage.STAGE, job.clip_key, animate_stage.EXT) for job in ctx.jobs]
+    exported = export_video(clips, wav, out, srt_text, soft_subtitles=project.settings.soft_subtitles)
+    progress(ProgressEvent("export", 3, 3, str(out.name)))
+    return exported
+
+
+# -- public API ----------------------------------------------------------------------------------------------------
+def render_story(project, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
+                 base_backend: str | None = None, motion_backend: str | None = None,
+                 only_chunks: Iterable[int] | None = None, out: str | Path | None = None,
+                 full_frame: bool | None = None, voice_factory=None) -> RenderResult:
+    """Render what is missing, stage by stage, then export (unless `only_chunks` limits the render).
+
+    1. voices + chunk audio  2. bases (base model loaded once)  3. clips (motion model loaded once, base evicted)
+    4. export: clips joined by stream copy, soundtrack as AAC, subtitles beside the video.
+    """
+    started = time.monotonic()
+    settings = project.settings
+    base_name = base_backend or settings.base_backend
+    motion_name = motion_backend or settings.motion_backend
+    full_frame = settings.full_frame if full_frame is None else full_frame
+
+    evict_models()  # voice models (if any) are loaded by the voice stage itself
+    plan = prepare_soundtrack(project, progress, cancel, voice_factory)
+    ctx = _prepare(project, plan, base_name, motion_name, full_frame)
+    selected = set(only_chunks) if only_chunks is not None else None
+    if selected is not None:
+        unknown = sorted(i for i in selected if not 0 <= i < len(ctx.jobs))
+        if unknown:
+            raise InputError(f"Chunk {unknown[0] + 1} does not exist; the story has {len(ctx.jobs)} chunks.")
+    jobs = [job for job in ctx.jobs if selected is None or job.index in selected]
+    result = RenderResult(video=None, subtitles=None, chunks=len(ctx.jobs),
+                          frames=sum(job.num_frames for job in ctx.jobs), samples=plan.num_samples)
+
+    _run_bases(ctx, jobs, result, progress, cancel)
+    _run_animations(ctx, jobs, result, progress, cancel)
+    evict_models()
+    if selected is None:
+        exported = _export(ctx, Path(out) if out is not None else export_path(project), progress, cancel)
+        result.video, result.subtitles = exported.video, exported.subtitles
+    result.elapsed_s = time.monotonic() - started
+    return result
+
+
+def _context(project, base_backend: str | None = None, motion_backend: str | None = None,
+             full_frame: bool | None = None, voice_factory=None) -> _RenderContext:
+    settings = project.settings
+    plan = prepare_soundtrack(project, no_progress, None, voice_factory)
+    return _prepare(project, plan, base_backend or settings.base_backend, motion_backend or settings.motion_backend,
+                    settings.full_frame if full_frame is None else full_frame)
+
+
+def render_chunk(project, chunk_index: int, stage: str = "animate", progress: ProgressCallback = no_progress,
+                 cancel: CancelToken | None = None, **backends: Any) -> RenderResult:
+    """Render one chunk up to `stage` ("base" or "animate"), reusing what exists — for the studio's per-chunk buttons."""
+    if stage not in STAGES:
+        raise InputError(f"Unknown stage {stage!r}; choose base or animate.")
+    ctx = _context(project, **backends)
+    if not 0 <= chunk_index < len(ctx.jobs):
+        raise InputError(f"Chunk {chunk_index + 1} does not exist; the story has {len(ctx.jobs)} chunks.")
+    job = ctx.jobs[chunk_index]
+    result = RenderResult(None, None, len(ctx.jobs), job.num_frames, job.num_frames * project.settings.samples_per_frame)
+    _run_bases(ctx, [job], result, progress, cancel)
+    if stage == "animate":
+        _run_animations(ctx, [job], result, progress, cancel)
+    return result
+
+
+def retry_chunk(project, chunk_index: int, stage: str = "animate", progress: ProgressCallback = no_progress,
+                cancel: CancelToken | None = None, **backends: Any) -> RenderResult:
+    """Draw a new seed for one chunk (saved in the project) and re-render that chunk only."""
+    plan = prepare_soundtrack(project, no_progress, cancel, backends.get("voice_factory"))
+    if not 0 <= chunk_index < len(plan.chunks):
+        raise InputError(f"Chunk {chunk_index + 1} does not exist; the story has {len(plan.chunks)} chunks.")
+    project.retry_chunk(plan.chunks[chunk_index])
+    project.save()
+    return render_chunk(project, chunk_index, stage, progress, cancel, **backends)
+
+
+@dataclass(frozen=True)
+class ChunkStatus:
+    index: int
+    speaker: str
+    num_frames: int
+    seed: int
+    audio: bool
+    base: bool
+    clip: bool
+    base_path: Path
+    clip_path: Path
+
+
+def chunk_status(project, **backends: Any) -> list[ChunkStatus]:
+    """Which artifacts of each chunk exist (for the studio's tables). Synthesises missing voices if needed."""
+    ctx = _context(project, **backends)
+    store = project.store
+    statuses = []
+    for job in ctx.jobs:
+        statuses.append(ChunkStatus(
+            job.index, job.speaker, job.num_frames, job.seed,
+            audio=store.exists("chunk_audio", job.content_key, "npy"),
+            base=store.exists(base_stage.STAGE, job.base_key, base_stage.EXT),
+            clip=store.exists(animate_stage.STAGE, job.clip_key, animate_stage.EXT),
+            base_path=store.path(base_stage.STAGE, job.base_key, base_stage.EXT),
+            clip_path=store.path(animate_stage.STAGE, job.clip_key, animate_stage.EXT),
+        ))
+    return statuses

@@ -1,0 +1,121 @@
+"""Base stage: one chunk's audio → base frames uint8 (T, 128, 96, 3) on disk.
+
+Why a memory-mapped `.npy`: a long chunk's frames never need to sit in RAM — the animator's batches are written
+straight into an `np.lib.format.open_memmap` temp file beside the artifact, which is moved into place only when
+complete (a killed render leaves no half artifact), and the animate stage reads it back memory-mapped.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import os
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from ..artifacts import ArtifactStore, artifact_key
+from ..atomic import atomic_path
+from ..backends import BaseAnimator, PhonemeEvent
+from ..errors import InputError, StorageError
+from ..progress import CancelToken, Cancelled
+from ..settings import BASE_SHAPE, SAMPLES_PER_FRAME
+
+STAGE = "base"
+EXT = "npy"
+
+
+def image_hash(image: np.ndarray) -> str:
+    """Content hash of an image array (shape + pixels): a changed portrait or template gives a new key."""
+    image = np.ascontiguousarray(image)
+    digest = hashlib.sha256(f"{image.dtype}{image.shape}".encode())
+    digest.update(image.tobytes())
+    return digest.hexdigest()[:24]
+
+
+def base_key(*, backend_id: str, weights_checksum: str, audio_key: str, identity_hash: str, seed: int,
+             params: dict[str, Any] | None = None) -> str:
+    """Everything that determines a chunk's base frames."""
+    return artifact_key(STAGE, backend=backend_id, weights=weights_checksum, audio=audio_key,
+                        identity=identity_hash, seed=int(seed), params=params or {})
+
+
+def write_base_frames(
+    destination: str | os.PathLike[str],
+    animator: BaseAnimator,
+    audio: np.ndarray,
+    identity: np.ndarray,
+    seed: int,
+    phonemes: Sequence[PhonemeEvent] = (),
+    samples_per_frame: int = SAMPLES_PER_FRAME,
+    cancel: CancelToken | None = None,
+) -> int:
+    """Stream the animator's batches into `destination` (atomic); returns the number of frames (T)."""
+    audio = np.asarray(audio, dtype=np.float32)
+    if audio.ndim != 1 or len(audio) == 0 or len(audio) % samples_per_frame:
+        raise InputError(f"Chunk audio must be mono with a whole number of {samples_per_frame}-sample frames; "
+                         f"got {audio.shape} samples.")
+    identity = np.ascontiguousarray(identity, dtype=np.uint8)
+    if identity.shape != (*BASE_SHAPE, 3):
+        raise InputError(f"The base identity image must be {BASE_SHAPE[0]}×{BASE_SHAPE[1]} RGB; got {identity.shape}.")
+    total = len(audio) // samples_per_frame
+    destination = Path(destination)
+    with atomic_path(destination) as tmp:
+        try:
+            frames = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, *BASE_SHAPE, 3))
+            _reserve_space(tmp)
+        except OSError as err:
+            raise _storage_error(err, destination) from err
+        try:
+            done = 0
+            for batch in animator.animate(audio, identity, seed, phonemes):
+                if cancel is not None and cancel.is_set():
+                    raise Cancelled()
+                batch = np.asarray(batch)
+                if batch.ndim == 3:
+                    batch = batch[None]
+                if done + len(batch) > total:
+                    raise RuntimeError(f"base animator yielded more than the {total} frames its audio allows")
+                frames[done:done + len(batch)] = batch
+                done += len(batch)
+            if done != total:
+                raise RuntimeError(f"base animator yielded {done} frames for audio of {total} frames")
+            frames.flush()
+        except OSError as err:
+            raise _storage_error(err, destination) from err
+        finally:
+            del frames
+    return total
+
+
+def render_base(store: ArtifactStore, key: str, animator: BaseAnimator, audio: np.ndarray, identity: np.ndarray,
+                seed: int, phonemes: Sequence[PhonemeEvent] = (), cancel: CancelToken | None = None) -> Path:
+    """Compute one chunk's base frames into the store under `key` (callers check `exists` first)."""
+    path = store.path(STAGE, key, EXT)
+    write_base_frames(path, animator, audio, identity, seed, phonemes, cancel=cancel)
+    return path
+
+
+def read_base(store: ArtifactStore, key: str) -> np.ndarray:
+    """Base frames, memory-mapped read-only."""
+    return store.read_npy(STAGE, key, mmap=True)
+
+
+def _reserve_space(path: Path) -> None:
+    """Allocate the sparse memmap file's blocks now: a full disk then raises ENOSPC here, instead of SIGBUS
+    when a page of the mapping is written later."""
+    with open(path, "r+b") as f:
+        size = os.fstat(f.fileno()).st_size
+        try:
+            os.posix_fallocate(f.fileno(), 0, size)
+        except OSError as err:
+            if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
+                raise
+
+
+def _storage_error(err: OSError, destination: Path) -> StorageError:
+    if err.errno == errno.ENOSPC:
+        return StorageError(f"The disk is full: could not write {destination}. Free some space and try again; "
+                            f"nothing finished was lost.")
+    return StorageError(f"Could not write {destination}: {err.strerror or err}.")

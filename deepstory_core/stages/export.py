@@ -1,0 +1,57 @@
+"""Export stage: chunk clips joined without re-encoding + the soundtrack as AAC (+ subtitles) → one mp4.
+
+Why no re-encoding: every clip was written with the same encoder settings, so the concat demuxer can copy the
+streams — the export costs seconds, not a second encode of the whole story. The video is exact to the frame:
+each clip has len(chunk audio) / 882 frames, so the joined video lasts as long as the soundtrack.
+Outputs are atomic: an interrupted export leaves the previous `story.mp4` as it was.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+from ..atomic import atomic_write_text
+from ..errors import InputError, StorageError
+from ..video import concat_clips, mux
+
+
+@dataclass(frozen=True)
+class ExportResult:
+    video: Path
+    subtitles: Path | None
+
+
+def subtitles_path(video: str | os.PathLike[str]) -> Path:
+    """`story.srt` beside `story.mp4`."""
+    return Path(video).with_suffix(".srt")
+
+
+def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | os.PathLike[str],
+                 out: str | os.PathLike[str], srt_text: str | None = None,
+                 soft_subtitles: bool = False) -> ExportResult:
+    """Join `clips` in order, mux `soundtrack_wav`, write the subtitles beside the video."""
+    out = Path(out)
+    if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
+        raise InputError(f"The export file {out.name} must end in .mp4.")
+    if not clips:
+        raise InputError("The story has no chunks to export.")
+    srt_path = subtitles_path(out) if srt_text is not None else None
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, joined_name = tempfile.mkstemp(prefix=f".{out.stem[:40]}.video.", suffix=".mp4", dir=out.parent)
+        os.close(fd)
+    except OSError as err:
+        raise StorageError(f"Could not write in {out.parent}: {err.strerror or err}.") from err
+    joined = Path(joined_name)
+    try:
+        concat_clips(clips, joined)
+        if srt_path is not None:
+            atomic_write_text(srt_path, srt_text)
+        mux(joined, soundtrack_wav, out, srt=srt_path, soft_subtitles=soft_subtitles and srt_path is not None)
+    finally:
+        joined.unlink(missing_ok=True)
+    return ExportResult(video=out, subtitles=srt_path)

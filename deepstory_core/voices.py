@@ -1,0 +1,238 @@
+"""The voice registry: which voice ids exist, how to get a backend for one, and sentence audio at the project rate.
+
+Ids:
+* ``espeak:<espeak voice name>`` — built in, nothing to download. The catalogue below tunes rate/pitch so the
+  voices are clearly distinct (median pitch from ~80 Hz to ~340 Hz); any other espeak-ng voice name
+  (``espeak:en-029+m4``) also works, with espeak's default rate and pitch.
+* ``dctts:<folder under data/dctts>`` — trained DC-TTS voices, handled by `deepstory_core.voice_dctts`
+  (imported lazily so this module works without it).
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Sequence
+
+import numpy as np
+
+from .audio import normalize_loudness, resample, resampled_length, trim_bounds
+from .backends import PhonemeEvent, Speech, VoiceBackend
+from .errors import InputError, ModelUnavailableError
+from .settings import SAMPLE_RATE
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+ESPEAK_PREFIX = "espeak:"
+DCTTS_PREFIX = "dctts:"
+
+
+@dataclass(frozen=True)
+class VoiceInfo:
+    voice_id: str
+    label: str
+    backend: str        # "espeak" | "dctts"
+    available: bool
+    note: str = ""      # why it is unavailable, or what it needs
+
+
+@dataclass(frozen=True)
+class _Tuning:
+    label: str
+    rate: int           # words per minute
+    pitch: int          # espeak 0–99
+    pitch_range: int    # espeak 0–99
+
+
+# Built-in voices, narrator first. Median f0 measured on a 6 s English passage is in each label's comment.
+BUILTIN_VOICES: dict[str, _Tuning] = {
+    "espeak:en-gb-x-rp+m3": _Tuning("Narrator — British male, calm", 160, 40, 40),       # ~97 Hz
+    "espeak:en-us+f2": _Tuning("American female", 170, 55, 60),                         # ~208 Hz
+    "espeak:en-us+m1": _Tuning("Young American male, quick", 180, 80, 60),              # ~130 Hz
+    "espeak:en+f4": _Tuning("British female, bright", 165, 75, 50),                     # ~235 Hz
+    "espeak:en-gb-scotland+m2": _Tuning("Scottish male", 165, 60, 50),                   # ~112 Hz
+    "espeak:en-us+f3": _Tuning("American female, low", 165, 30, 50),                    # ~178 Hz
+    "espeak:en+m7": _Tuning("British male, deep and slow", 145, 20, 40),                # ~81 Hz
+    "espeak:en-us+f5": _Tuning("High voice, quick (child-like)", 180, 95, 60),          # ~340 Hz
+}
+NARRATOR_VOICE = "espeak:en-gb-x-rp+m3"
+# The order other speakers receive voices in: alternating registers so neighbours in a story contrast.
+SPEAKER_VOICE_ORDER: tuple[str, ...] = tuple(v for v in BUILTIN_VOICES if v != NARRATOR_VOICE)
+
+_TRUNCATE = 60
+
+
+class EspeakBackend:
+    """A built-in espeak-ng voice. `synthesize` returns espeak's raw audio (22050 Hz) with phoneme events."""
+
+    backend = "espeak"
+
+    def __init__(self, voice_id: str, name: str, rate: int, pitch: int, pitch_range: int) -> None:
+        from modules.tts.espeak import EspeakVoice
+
+        self.voice_id = voice_id
+        self.espeak_voice = EspeakVoice(name=name, rate=rate, pitch=pitch, pitch_range=pitch_range)
+
+    def synthesize(self, text: str) -> Speech:
+        from modules.tts.espeak import EspeakError, synthesize
+
+        check_speakable(text)
+        try:
+            audio, sr, events = synthesize(text, self.espeak_voice)
+        except EspeakError as err:
+            raise ModelUnavailableError(
+                f"The built-in voice {self.voice_id} failed: {err}; reinstall espeakng-loader (pip install -r "
+                "requirements.txt)."
+            ) from None
+        phonemes = tuple(PhonemeEvent(e.sample, e.text) for e in events if e.kind == "phoneme")
+        return Speech(audio.astype(np.float32) / 32768.0, sr, phonemes)
+
+    def __repr__(self) -> str:
+        return f"EspeakBackend({self.voice_id!r})"
+
+
+def _short(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _TRUNCATE else text[: _TRUNCATE - 1] + "…"
+
+
+def check_speakable(text: str) -> None:
+    """InputError unless `text` has something an English espeak voice can read: a Latin letter or a digit.
+
+    Text made only of other scripts (CJK, Cyrillic, …), emoji or punctuation would be spelled out as
+    "Chinese letter …" or be silent, so it is refused with the sentence named. Mixed text is accepted.
+    """
+    has_other_script = False
+    for c in text:
+        if c.isdigit() and c.isascii():
+            return
+        if c.isalpha():
+            if unicodedata.name(c, "").startswith("LATIN"):
+                return
+            has_other_script = True
+    if has_other_script:
+        problem = "it has no Latin letters (the built-in English voices cannot read other scripts)"
+    else:
+        problem = "it has no letters or digits to speak"
+    raise InputError(
+        f"Cannot speak the sentence \u201c{_short(text)}\u201d: {problem}; edit the sentence or give that "
+        "speaker a voice for its language."
+    )
+
+
+def _builtin_info(voice_id: str, tuning: _Tuning, available: bool, note: str) -> VoiceInfo:
+    return VoiceInfo(voice_id, tuning.label, "espeak", available, note)
+
+
+def _espeak_status() -> tuple[bool, str]:
+    try:
+        from modules.tts.espeak import is_available
+    except ImportError as err:   # pragma: no cover
+        return False, f"espeak wrapper missing: {err}"
+    if is_available():
+        return True, ""
+    return False, "libespeak-ng from the espeakng-loader wheel could not be loaded; pip install -r requirements.txt"
+
+
+def list_voices(data_dir: Path = DATA_DIR) -> list[VoiceInfo]:
+    """Every voice the studio knows: the built-in espeak voices, then DC-TTS folders under data/dctts."""
+    ok, note = _espeak_status()
+    voices = [_builtin_info(vid, t, ok, note) for vid, t in BUILTIN_VOICES.items()]
+    try:
+        from .voice_dctts import list_dctts_voices
+    except ImportError:
+        return voices
+    voices.extend(list_dctts_voices(Path(data_dir)))
+    return voices
+
+
+def _unknown(voice_id: str, why: str = "") -> InputError:
+    return InputError(
+        f"Unknown voice id {voice_id!r}{why}; run `python -m deepstory_core voices` to list the available ids "
+        f"(e.g. {NARRATOR_VOICE})."
+    )
+
+
+def get_voice(voice_id: str, data_dir: Path = DATA_DIR) -> VoiceBackend:
+    """A backend for `voice_id`; InputError for ids that do not exist."""
+    if not isinstance(voice_id, str) or not voice_id.strip():
+        raise _unknown(str(voice_id), " (empty)")
+    voice_id = voice_id.strip()
+    if voice_id.startswith(ESPEAK_PREFIX):
+        name = voice_id[len(ESPEAK_PREFIX):]
+        tuning = BUILTIN_VOICES.get(voice_id)
+        if tuning is not None:
+            return EspeakBackend(voice_id, name, tuning.rate, tuning.pitch, tuning.pitch_range)
+        if not _espeak_voice_exists(name):
+            raise _unknown(voice_id, " (espeak-ng has no such voice)")
+        return EspeakBackend(voice_id, name, 165, 50, 50)
+    if voice_id.startswith(DCTTS_PREFIX):
+        try:
+            from .voice_dctts import load_dctts_voice
+        except ImportError:
+            raise ModelUnavailableError(
+                f"Voice {voice_id} needs DC-TTS support, which is not installed in this build; use a built-in "
+                "voice (`python -m deepstory_core voices`)."
+            ) from None
+        return load_dctts_voice(voice_id, Path(data_dir))
+    raise _unknown(voice_id)
+
+
+def _espeak_voice_exists(name: str) -> bool:
+    """Whether espeak-ng accepts `name` (language voice, optionally +variant)."""
+    if not name or any(c in name for c in "/\\\0") or ".." in name:
+        return False
+    from modules.tts.espeak import EspeakError, EspeakVoice, synthesize
+
+    try:
+        synthesize("", EspeakVoice(name=name))
+    except EspeakError:
+        return False
+    return True
+
+
+def default_voices(speakers: Sequence[str], narrator: str) -> dict[str, str]:
+    """Voice id per speaker: the narrator always gets NARRATOR_VOICE, the others distinct voices in order.
+
+    With more speakers than built-in voices the list starts again (voices then repeat).
+    """
+    cast: dict[str, str] = {}
+    k = 0
+    for speaker in speakers:
+        if speaker in cast:
+            continue
+        if speaker == narrator:
+            cast[speaker] = NARRATOR_VOICE
+        else:
+            cast[speaker] = SPEAKER_VOICE_ORDER[k % len(SPEAKER_VOICE_ORDER)]
+            k += 1
+    return cast
+
+
+def synthesize_sentence(voice: VoiceBackend, text: str, sample_rate: int = SAMPLE_RATE) -> Speech:
+    """One sentence → trimmed, loudness-normalised mono float32 at `sample_rate`.
+
+    Phoneme sample positions are shifted by the trimmed lead-in, rescaled to the new rate, clipped into the audio
+    and kept in order. An InputError names the sentence when the voice produces no sound for it.
+    """
+    if not text.strip():
+        raise InputError("Cannot speak an empty sentence; remove it or write some text.")
+    speech = voice.synthesize(text)
+    sr_in = int(speech.sample_rate)
+    raw = np.asarray(speech.audio, dtype=np.float32).reshape(-1)
+    start, end = trim_bounds(raw, sr_in)
+    if end <= start:
+        raise InputError(
+            f"The voice {getattr(voice, 'voice_id', '?')} produced no sound for the sentence "
+            f"\u201c{_short(text)}\u201d; edit the sentence or choose another voice."
+        )
+    audio = resample(normalize_loudness(raw[start:end]), sr_in, sample_rate)
+    n_out = len(audio)
+    phonemes: list[PhonemeEvent] = []
+    last = 0
+    for event in speech.phonemes:
+        s = resampled_length(max(int(event.sample) - start, 0), sr_in, sample_rate)
+        s = min(max(s, last), n_out - 1)
+        phonemes.append(PhonemeEvent(s, event.phoneme))
+        last = s
+    return Speech(audio, sample_rate, tuple(phonemes))

@@ -1,0 +1,137 @@
+"""Streaming motion transfer with the First Order Motion Model (Siarohin et al., NeurIPS 2019); call order of the
+reference `demo.make_animation(relative=True, adapt_movement_scale=True)` (AliaksandrSiarohin/first-order-model)
+and the base-frame preparation of thetobysiu/deepstory's `animator.py`.
+
+Differences from the reference loop, all numerically neutral (to rounding): the portrait's keypoints, encoder
+features and dense-motion source inputs are computed once per chunk instead of once per frame; driving keypoints
+and generation run on batches of frames; base frames are scaled/padded on the device; frames stream out in
+batches, so memory is bounded by the batch, not the chunk.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Iterable, Iterator
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .generator import OcclusionAwareGenerator, PreparedSource
+from .keypoint_detector import KPDetector
+from .normalize import movement_scale, normalize_kp
+
+FRAME_SIZE = 256        # the vox-256 models work on 256×256 frames
+BASE_PAD = 32           # 128×96 base ×2 = 256×192, padded 32 px left and right
+
+
+@dataclass(frozen=True)
+class FomAnimatorOptions:
+    batch_size: int = 4                 # driving frames per kp-detector/generator call (pays on GPU, neutral on CPU)
+    relative: bool = True               # motion relative to the chunk's first driving frame (+ relative jacobian)
+    adapt_movement_scale: bool = True   # rescale motion by the keypoint hull size ratio
+    align_corners: bool = False         # grid_sample convention: False = reference code; True = torch 1.0 training
+    channels_last: bool = False         # NHWC layout (CUDA: faster convolutions)
+    bf16: bool = False                  # bfloat16 autocast, CUDA only (ignored on CPU, where it is 7–9× slower)
+    compile: bool = False               # torch.compile the heavy parts (first call slow; CPU ≈ 1.2–1.35×)
+
+
+def prepare_base_frames(frames: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (B, 128, 96, 3) → float (B, 3, 256, 256) in [0, 1] on `device`: ×2 bilinear to 256×192
+    (align_corners=False, as deepstory), zero pad 32 px left and right. Runs on the device to move only uint8."""
+    x = torch.as_tensor(frames).to(device)
+    if x.dim() != 4 or x.shape[-1] != 3:
+        raise ValueError(f"base frames must be (B, H, W, 3) uint8, got {tuple(x.shape)}")
+    x = x.permute(0, 3, 1, 2).float() / 255                                   # (B, 3, 128, 96)
+    x = F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False)   # (B, 3, 256, 192)
+    pad = (FRAME_SIZE - x.shape[-1]) // 2
+    return F.pad(x, (pad, FRAME_SIZE - x.shape[-1] - pad, 0, 0))              # (B, 3, 256, 256)
+
+
+def prepare_portrait(portrait: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (H, W, 3) any size → float (1, 3, 256, 256) in [0, 1]: bilinear resize with antialiasing (like the
+    reference demo's skimage `resize`), done on the device."""
+    x = torch.as_tensor(portrait).to(device)
+    if x.dim() != 3 or x.shape[-1] < 3:
+        raise ValueError(f"portrait must be (H, W, 3) uint8, got {tuple(x.shape)}")
+    x = x[..., :3].permute(2, 0, 1).unsqueeze(0).float() / 255                # (1, 3, H, W)
+    if tuple(x.shape[2:]) != (FRAME_SIZE, FRAME_SIZE):
+        x = F.interpolate(x, size=(FRAME_SIZE, FRAME_SIZE), mode="bilinear", align_corners=False, antialias=True)
+    return x.clamp_(0, 1)
+
+
+def to_uint8_frames(prediction: torch.Tensor) -> np.ndarray:
+    """float (B, 3, H, W) in [0, 1] → uint8 (B, H, W, 3), rounded (conversion on the device, uint8 moved)."""
+    return (prediction.float() * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
+
+
+class FomAnimator:
+    """`deepstory_core.backends.MotionTransfer` with FOM: one chunk per `transfer` call."""
+
+    def __init__(self, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
+                 options: FomAnimatorOptions = FomAnimatorOptions(), device: torch.device | str | None = None):
+        if device is None:
+            from deepstory_core.device import get_device
+            device = get_device()
+        self.device = torch.device(device)
+        self.options = options
+        self.kp_detector = kp_detector.to(self.device).eval()
+        self.generator = generator.to(self.device).eval()
+        self.generator.align_corners = options.align_corners
+        self._autocast = options.bf16 and self.device.type == "cuda"
+        self._channels_last = options.channels_last
+        if self._channels_last:
+            self.kp_detector.to(memory_format=torch.channels_last)
+            self.generator.to(memory_format=torch.channels_last)
+        self._detect: Callable[[torch.Tensor], dict[str, torch.Tensor]] = self.kp_detector
+        self._generate: Callable[..., dict[str, torch.Tensor]] = self.generator.forward_prepared
+        if options.compile:
+            self._detect = torch.compile(self.kp_detector)
+            self._generate = torch.compile(self.generator.forward_prepared)
+
+    def _layout(self, x: torch.Tensor) -> torch.Tensor:
+        return x.contiguous(memory_format=torch.channels_last) if self._channels_last else x
+
+    def _context(self):
+        from deepstory_core.device import inference_context
+        return inference_context(self.device, fast_precision=self._autocast)
+
+    def animate_tensors(self, source: torch.Tensor, driving: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
+        """source float (1, 3, H, W); driving: batches float (B, 3, H, W) → predictions float (b, 3, H, W) in
+        sub-batches of at most `batch_size` frames, in order.
+
+        Motion is taken relative to the first frame of the first driving batch (the chunk's first frame). The
+        inference/autocast context is entered per step, never held across a `yield`.
+        """
+        step = max(1, self.options.batch_size)
+        with self._context():
+            source = self._layout(source.to(self.device))
+            kp_source = self._detect(source)
+            prepared = self.generator.prepare_source(source, kp_source)
+        state: dict[str, object] = {}
+        for batch in driving:
+            for start in range(0, batch.shape[0], step):
+                with self._context():
+                    prediction = self._step(prepared, kp_source, batch[start:start + step], state)
+                yield prediction
+
+    def _step(self, prepared: PreparedSource, kp_source: dict[str, torch.Tensor], frames: torch.Tensor,
+              state: dict[str, object]) -> torch.Tensor:
+        opts = self.options
+        kp_driving = self._detect(self._layout(frames.to(self.device)))
+        if "kp_initial" not in state:
+            state["kp_initial"] = {k: v[:1] for k, v in kp_driving.items()}
+            relative_scale = opts.relative and opts.adapt_movement_scale
+            state["scale"] = movement_scale(kp_source, state["kp_initial"]) if relative_scale else 1.0
+        kp_norm = normalize_kp(kp_source, kp_driving, state["kp_initial"],  # type: ignore[arg-type]
+                               adapt_movement_scale=opts.adapt_movement_scale, use_relative_movement=opts.relative,
+                               use_relative_jacobian=opts.relative, scale=state["scale"])  # type: ignore[arg-type]
+        return self._generate(prepared, kp_norm)["prediction"]
+
+    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+        """uint8 portrait (H, W, 3) + uint8 base batches (B, 128, 96, 3) → uint8 batches (b, 256, 256, 3) of at
+        most `batch_size` frames; as many frames out as in."""
+        source = prepare_portrait(portrait, self.device)
+        prepared_driving = (prepare_base_frames(batch, self.device) for batch in driving if len(batch))
+        for prediction in self.animate_tensors(source, prepared_driving):
+            yield to_uint8_frames(prediction)

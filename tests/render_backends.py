@@ -1,0 +1,84 @@
+"""Cheap but real base/motion backends for the render-engine tests (the built-ins are tested elsewhere).
+
+They honour the stage contracts exactly — frame counts from the audio, output depends on audio, identity, seed
+and portrait — at a tiny fraction of the built-ins' cost, so a story of 150+ chunks renders in seconds.
+Also importable by the kill-test's subprocess (`python -m tests.render_backends PROJECT OUT`).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+
+from deepstory_core.render import BackendSpec, register_backend
+from deepstory_core.settings import BASE_SHAPE, CLIP_SIZE, SAMPLES_PER_FRAME
+
+LOADS = {"base": 0, "motion": 0}
+
+
+class CheapBase:
+    """Frame t = identity brightened by the audio's RMS in frame t, plus a seeded per-chunk offset."""
+
+    def animate(self, audio: np.ndarray, identity: np.ndarray, seed: int, phonemes: Sequence = ()) -> Iterator[np.ndarray]:
+        delay = float(os.environ.get("DEEPSTORY_TEST_BATCH_DELAY", "0"))
+        frames = len(audio) // SAMPLES_PER_FRAME
+        offset = np.random.default_rng(seed).integers(0, 40)
+        for start in range(0, frames, 8):
+            stop = min(frames, start + 8)
+            block = np.asarray(audio[start * SAMPLES_PER_FRAME: stop * SAMPLES_PER_FRAME]).reshape(stop - start, -1)
+            rms = np.sqrt((block.astype(np.float32) ** 2).mean(axis=1))
+            lift = (np.minimum(rms * 600, 120) + offset).astype(np.int16)
+            batch = np.clip(identity[None].astype(np.int16) + lift[:, None, None, None], 0, 255).astype(np.uint8)
+            if delay:
+                time.sleep(delay)
+            yield batch
+
+
+class CheapMotion:
+    """Base frame scaled ×2 into a 256×256 canvas (FOM's padding) blended with the portrait's mean colour."""
+
+    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], full_frame: bool = False) -> Iterator[np.ndarray]:
+        tint = np.asarray(portrait, dtype=np.float32).reshape(-1, 3).mean(axis=0).astype(np.uint8)
+        for batch in driving:
+            out = np.empty((len(batch), CLIP_SIZE, CLIP_SIZE, 3), np.uint8)
+            out[:] = tint
+            up = batch.repeat(2, axis=1).repeat(2, axis=2)  # (B, 256, 192, 3)
+            out[:, :, 32:224] = up
+            yield out
+
+
+def _load_base() -> CheapBase:
+    LOADS["base"] += 1
+    return CheapBase()
+
+
+def _load_motion() -> CheapMotion:
+    LOADS["motion"] += 1
+    return CheapMotion()
+
+
+def register() -> None:
+    register_backend(BackendSpec("base", "cheap", _load_base, lambda: "cheap-base-1"))
+    register_backend(BackendSpec("motion", "cheap", _load_motion, lambda: "cheap-motion-1"))
+
+
+def face_image(seed: int) -> np.ndarray:
+    """A 128×96 'aligned face' test image (used as is: no face detection needed)."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((*BASE_SHAPE, 3), np.uint8)
+    image[:] = rng.integers(40, 120, 3)
+    image[40:90, 20:76] = rng.integers(120, 200, 3)
+    return image
+
+
+if __name__ == "__main__":  # the kill test's render process
+    from deepstory_core.project import Project
+    from deepstory_core.render import render_story
+
+    register()
+    project = Project.open(sys.argv[1])
+    render_story(project, base_backend="cheap", motion_backend="cheap", out=sys.argv[2])

@@ -1,0 +1,253 @@
+"""The render engine: exact A/V sync over many chunks, caching, retry, resume after SIGKILL, bad input.
+
+Most tests use the cheap real backends of `tests/render_backends.py` (contract-exact, fast); one renders end to end
+with the real built-in backends.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deepstory_core import render, video
+from deepstory_core.cast import CastEntry
+from deepstory_core.errors import InputError, StorageError
+from deepstory_core.project import Project
+from deepstory_core.stages import base as base_stage
+from deepstory_core.wavio import wav_info
+from tests import render_backends
+
+REPO = Path(__file__).resolve().parents[1]
+WORDS = "apple river stone cloud amber violet window garden silver morning".split()
+
+
+@pytest.fixture(autouse=True)
+def _cheap_backends():
+    render_backends.register()
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+    assert ok
+    return data.tobytes()
+
+
+def _story(lines: int) -> str:
+    out = []
+    for i in range(lines):
+        speaker = "Alice" if i % 2 == 0 else "Bob"
+        words = " ".join(WORDS[(i + k) % len(WORDS)] for k in range(1 + i % 3))
+        out.append(f"{speaker}: {words.capitalize()} {i}{'?' if i % 3 == 0 else '.'}")
+    return "\n".join(out) + "\n"
+
+
+def _project(root: Path, lines: int) -> Project:
+    project = Project.create(root)
+    project.set_story(_story(lines))
+    for speaker, seed, voice in (("Alice", 1, "espeak:en-us+f2"), ("Bob", 2, "espeak:en+m3")):
+        stored = project.add_upload(_png(render_backends.face_image(seed)), "face.png")
+        project.cast[speaker] = CastEntry(voice_id=voice, portrait=stored)
+    project.save()
+    return project
+
+
+def _render(project: Project, **kwargs) -> render.RenderResult:
+    return render.render_story(project, base_backend="cheap", motion_backend="cheap", **kwargs)
+
+
+def _mtimes(folder: Path) -> dict[str, int]:
+    return {p.name: p.stat().st_mtime_ns for p in folder.iterdir()} if folder.is_dir() else {}
+
+
+def test_many_chunks_export_in_exact_sync(tmp_path):
+    project = _project(tmp_path / "p", 151)
+    result = _render(project)
+    assert result.chunks == 151
+    assert result.rendered == {"base": 151, "animate": 151}
+    frames = video.count_frames(result.video)
+    rate, channels, samples = wav_info(project.root / "exports" / "story.wav")
+    assert (rate, channels) == (22050, 1)
+    assert frames * 882 == samples == result.samples
+    lengths = {job.num_frames for job in render._context(project, "cheap", "cheap").jobs}
+    assert len(lengths) > 5 and any(n % 2 for n in lengths)  # chunks of many (odd) lengths
+    video_s, audio_s = video.stream_durations(result.video)
+    assert abs(video_s - audio_s) < 0.040
+    assert video_s == pytest.approx(samples / 22050, abs=0.001)
+    srt = result.subtitles.read_text(encoding="utf-8")
+    assert srt.count(" --> ") == 151
+    # a second render renders nothing and gives the same bytes
+    before = result.video.read_bytes()
+    again = _render(project)
+    assert again.rendered == {"base": 0, "animate": 0}
+    assert again.reused == {"base": 151, "animate": 151}
+    assert again.video.read_bytes() == before
+
+
+def test_models_loaded_once_per_stage(tmp_path):
+    project = _project(tmp_path / "p", 6)
+    render.evict_models()
+    loads = dict(render_backends.LOADS)
+    _render(project)
+    assert render_backends.LOADS["base"] - loads["base"] == 1
+    assert render_backends.LOADS["motion"] - loads["motion"] == 1
+    assert list(render.model_cache().loaded()) == []  # evicted after the render
+
+
+def test_editing_one_sentence_rerenders_one_chunk(tmp_path):
+    project = _project(tmp_path / "p", 7)
+    first = _render(project)
+    assert first.rendered == {"base": 7, "animate": 7}
+    sentences = project.sentences
+    sentences[3].text = "Something completely different."
+    project.set_sentences(sentences)
+    project.save()
+    second = _render(project)
+    assert second.rendered == {"base": 1, "animate": 1}
+    assert second.reused == {"base": 6, "animate": 6}
+
+
+def test_retry_changes_only_that_chunks_seed_and_artifacts(tmp_path):
+    project = _project(tmp_path / "p", 5)
+    _render(project)
+    before = render.chunk_status(project, base_backend="cheap", motion_backend="cheap")
+    assert all(s.base and s.clip for s in before)
+    result = render.retry_chunk(project, 2, base_backend="cheap", motion_backend="cheap")
+    assert result.rendered == {"base": 1, "animate": 1}
+    after = render.chunk_status(Project.open(project.root), base_backend="cheap", motion_backend="cheap")
+    changed = [i for i in range(5) if (before[i].seed, before[i].clip_path) != (after[i].seed, after[i].clip_path)]
+    assert changed == [2]
+    assert before[2].seed != after[2].seed
+    assert not np.array_equal(np.load(before[2].base_path), np.load(after[2].base_path))
+    assert all(s.base and s.clip for s in after)
+    final = _render(project)
+    assert final.rendered == {"base": 0, "animate": 0}
+
+
+def test_new_portrait_reanimates_only_that_speaker(tmp_path):
+    project = _project(tmp_path / "p", 6)
+    _render(project)
+    project.cast["Bob"] = CastEntry("espeak:en+m3", project.add_upload(_png(render_backends.face_image(9)), "b.png"))
+    project.save()
+    result = _render(project)
+    assert result.rendered["animate"] == 3 and result.reused["animate"] == 3  # Bob speaks lines 1, 3, 5
+
+
+def test_deleted_artifacts_are_remade(tmp_path):
+    project = _project(tmp_path / "p", 4)
+    _render(project)
+    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap")
+    status[1].clip_path.unlink()
+    status[3].base_path.unlink()
+    status[3].clip_path.unlink()
+    result = _render(project)
+    assert result.rendered == {"base": 1, "animate": 2}
+    assert all(s.base and s.clip for s in render.chunk_status(project, base_backend="cheap", motion_backend="cheap"))
+
+
+def test_render_killed_midway_resumes_to_identical_video(tmp_path):
+    reference = _project(tmp_path / "ref", 8)
+    expected = _render(reference, out=tmp_path / "ref.mp4").video.read_bytes()
+
+    project = _project(tmp_path / "p", 8)
+    out = tmp_path / "killed.mp4"
+    env = dict(os.environ, DEEPSTORY_TEST_BATCH_DELAY="0.05", PYTHONPATH=str(REPO))
+    proc = subprocess.Popen([sys.executable, "-m", "tests.render_backends", str(project.root), str(out)],
+                            cwd=REPO, env=env)
+    base_dir = project.root / "artifacts" / "base"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and len(list(base_dir.glob("*.npy"))) < 3:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap")
+    finished = [s.index for s in status if s.base]
+    assert 3 <= len(finished) < 8, "kill should land mid-way"
+    assert not out.exists()
+    leftovers = [p.name for p in base_dir.iterdir() if p.name.startswith(".")]
+    assert len(leftovers) <= 1  # at most the one chunk in progress (its temp file)
+
+    resumed = _render(Project.open(project.root), out=out)
+    assert resumed.rendered["base"] == 8 - len(finished)  # finished chunks are not redone
+    assert resumed.reused["base"] == len(finished)
+    assert out.read_bytes() == expected
+
+
+def test_portrait_without_a_face_is_named(tmp_path):
+    project = _project(tmp_path / "p", 4)
+    flat = np.full((300, 240, 3), 128, np.uint8)
+    project.cast["Bob"] = CastEntry("espeak:en+m3", project.add_upload(_png(flat), "wall.png"))
+    project.save()
+    with pytest.raises(InputError, match="Bob"):
+        _render(project)
+    # Alice's chunks (rendered before Bob's turn came) are kept
+    assert len(list((project.root / "artifacts" / "base").glob("*.npy"))) >= 1
+
+
+def test_full_disk_gives_clear_message_and_keeps_earlier_work(tmp_path, monkeypatch):
+    project = _project(tmp_path / "p", 5)
+    calls = {"n": 0}
+    real = os.posix_fallocate
+
+    def failing_fallocate(fd, offset, length):
+        calls["n"] += 1
+        if calls["n"] >= 3:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real(fd, offset, length)
+
+    monkeypatch.setattr(base_stage.os, "posix_fallocate", failing_fallocate)
+    with pytest.raises(StorageError, match="disk is full"):
+        _render(project)
+    base_dir = project.root / "artifacts" / "base"
+    kept = list(base_dir.glob("*.npy"))
+    assert len(kept) == 2 and all(np.load(p).shape[1:] == (128, 96, 3) for p in kept)
+    assert not [p for p in base_dir.iterdir() if p.name.startswith(".")]  # no temp files left
+    monkeypatch.undo()
+    result = _render(project)
+    assert result.rendered["base"] == 3
+
+
+def test_interrupted_export_keeps_previous_export(tmp_path, monkeypatch):
+    project = _project(tmp_path / "p", 3)
+    first = _render(project)
+    previous = first.video.read_bytes()
+    project.set_story(_story(3).replace("Apple", "Pear"))
+    project.save()
+
+    from deepstory_core.stages import export as export_stage
+
+    def interrupted_mux(video_path, wav, out, srt=None, soft_subtitles=False):
+        raise KeyboardInterrupt()
+
+    monkeypatch.setattr(export_stage, "mux", interrupted_mux)
+    with pytest.raises(KeyboardInterrupt):
+        _render(project)
+    assert first.video.read_bytes() == previous
+    exports = project.root / "exports"
+    assert not [p.name for p in exports.iterdir() if p.name.startswith(".")]
+
+
+def test_end_to_end_with_builtin_backends(tmp_path):
+    project = Project.create(tmp_path / "p")
+    project.set_story("Alice: Hello there, Bob.\nBob: Hi!\n")
+    project.save()
+    result = render.render_story(project)  # built-in voices, portraits, base and motion
+    assert result.rendered == {"base": 2, "animate": 2}
+    frames = video.count_frames(result.video)
+    _, _, samples = wav_info(project.root / "exports" / "story.wav")
+    assert frames * 882 == samples
+    assert video.video_size(result.video) == (256, 256)
+    video_s, audio_s = video.stream_durations(result.video)
+    assert abs(video_s - audio_s) < 0.040
+    # the portrait moves: frames differ over time
+    batches = list(video.iter_video_frames(result.video, batch=64))
+    stack = np.concatenate(batches).astype(np.int16)
+    assert np.abs(stack - stack[0]).mean(axis=(1, 2, 3)).max() > 1.0
