@@ -59,6 +59,7 @@ _OPENERS = "\"'“‘«(["
 _BOUNDARY = re.compile(
     r"(?P<end>[.!?…]+[\"'”’»)\]]*)(?P<space>\s+)(?=[\"“‘«(\[]*[^\W\d_a-z])"
 )
+_INNER_END = re.compile(r"[.!?…]\S*\s+\S")   # a possible sentence end before the end of the text
 _WORD_BEFORE = re.compile(r"([\w.'’-]+)$")
 _NAME_WORD = re.compile(r"^[^\W\d_][^\W\d_'’-]*(?:['’-][^\W\d_]+)*['’]?$")
 
@@ -256,6 +257,8 @@ def _split_more(segment: str) -> list[str]:
 
 def split_sentences(text: str) -> list[str]:
     """One line of prose → its sentences (stripped, in order, nothing dropped except whitespace)."""
+    if not _INNER_END.search(text):
+        return [text.strip()]            # one sentence at most: skip pysbd (most dialogue lines)
     raw: list[str] = []
     for piece in _pieces(text):
         for seg in _segmenter().segment(piece):

@@ -159,7 +159,8 @@ def test_render_killed_midway_resumes_to_identical_video(tmp_path):
 
     project = _project(tmp_path / "p", 8)
     out = tmp_path / "killed.mp4"
-    env = dict(os.environ, DEEPSTORY_TEST_BATCH_DELAY="0.05", PYTHONPATH=str(REPO))
+    env = dict(os.environ, DEEPSTORY_TEST_BATCH_DELAY="0.05", PYTHONPATH=os.pathsep.join(
+        filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     proc = subprocess.Popen([sys.executable, "-m", "tests.render_backends", str(project.root), str(out)],
                             cwd=REPO, env=env)
     base_dir = project.root / "artifacts" / "base"

@@ -1,0 +1,100 @@
+"""Deepstory Studio — `streamlit run studio.py`.
+
+The router and the frame: pages listed once, session defaults, the sidebar shared by all pages (project and memory
+panel). Everything a page does is a call into `deepstory_core`; model loaders are the `st.cache_resource`
+functions in `ui/models.py`, installed into the render engine here so every stage goes through them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psutil
+import streamlit as st
+
+from deepstory_core.errors import DeepstoryError
+from deepstory_core.project import list_projects
+from ui import session
+from ui.models import model_cache
+
+st.set_page_config(page_title="Deepstory Studio", page_icon="🎬", layout="wide")
+
+PAGES = [
+    st.Page("pages/story.py", title="Story", icon="📝", default=True),
+    st.Page("pages/cast.py", title="Cast", icon="🎭"),
+    st.Page("pages/voices.py", title="Voices", icon="🗣️"),
+    st.Page("pages/base.py", title="Base", icon="🙂"),
+    st.Page("pages/animate.py", title="Animate", icon="🎞️"),
+    st.Page("pages/export.py", title="Export", icon="📦"),
+    st.Page("pages/models.py", title="Models", icon="🧠"),
+]
+
+
+def _install_model_cache() -> None:
+    from deepstory_core import render
+
+    render.set_model_cache(model_cache())
+
+
+def project_sidebar() -> None:
+    st.sidebar.title("Deepstory Studio")
+    if error := st.session_state.pop("startup_error", None):
+        st.sidebar.error(error)
+    current = session.current_root()
+    projects = list_projects()
+    names = {str(p.root): (p.name + (" (damaged)" if p.damaged else "")) for p in projects}
+    if current is not None and str(current) not in names:
+        names[str(current)] = current.name
+    if names:
+        options = list(names)
+        chosen = st.sidebar.selectbox(
+            "Project", options, index=options.index(str(current)) if current and str(current) in options else 0,
+            format_func=names.__getitem__, key="project_select",
+        )
+        if current is None or chosen != str(current):
+            session.remember(Path(chosen))
+            st.rerun()
+    with st.sidebar.expander("New / rename project"):
+        new_name = st.text_input("Name", key="new_project_name", placeholder="My story")
+        left, right = st.columns(2)
+        if left.button("Create", key="create_project", disabled=not new_name.strip()):
+            try:
+                session.new_project(new_name)
+                st.rerun()
+            except DeepstoryError as err:
+                st.error(str(err))
+        if right.button("Rename", key="rename_project", disabled=not new_name.strip() or current is None):
+            project = session.current_project()
+            if project is not None:
+                try:
+                    project.rename(new_name)
+                    st.rerun()
+                except DeepstoryError as err:
+                    st.error(str(err))
+
+
+def memory_sidebar() -> None:
+    with st.sidebar.expander("Memory", expanded=False):
+        cache = model_cache()
+        loaded = cache.loaded()
+        st.caption("Loaded models: " + (", ".join(loaded) if loaded else "none"))
+        rss = psutil.Process().memory_info().rss / 2**30
+        st.caption(f"RAM (this process): {rss:.2f} GiB")
+        try:
+            import torch
+
+            if torch.cuda.is_available():
+                st.caption(f"VRAM: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated, "
+                           f"{torch.cuda.memory_reserved() / 2**30:.2f} GiB reserved")
+        except ImportError:
+            pass
+        if st.button("Unload models", key="unload_models"):
+            cache.evict(keep=())
+            st.toast("Models unloaded; memory released.")
+
+
+_install_model_cache()
+navigation = st.navigation(PAGES)
+project_sidebar()
+memory_sidebar()
+navigation.run()

@@ -1,0 +1,87 @@
+"""Which project this browser session works on; the last one opened reopens on the next visit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from deepstory_core.atomic import atomic_write_text
+from deepstory_core.errors import DeepstoryError
+from deepstory_core.project import Project, create_project, list_projects, projects_root
+
+_KEY = "project_root"
+_LAST_FILE = ".last_project"
+
+
+def _last_project_file() -> Path:
+    return projects_root() / _LAST_FILE
+
+
+def remember(root: Path) -> None:
+    st.session_state[_KEY] = str(root)
+    try:
+        atomic_write_text(_last_project_file(), Path(root).name)
+    except DeepstoryError:
+        pass  # remembering is a convenience; never block the user on it
+
+
+def _last_opened() -> Path | None:
+    try:
+        name = _last_project_file().read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    candidate = projects_root() / name
+    return candidate if name and (candidate / "project.json").is_file() else None
+
+
+def current_root() -> Path | None:
+    """The session's project folder: chosen this session, else the last one opened, else the newest, else a demo."""
+    if _KEY not in st.session_state:
+        root = _last_opened()
+        if root is None:
+            existing = [p for p in list_projects() if not p.damaged]
+            root = existing[0].root if existing else _create_demo()
+        st.session_state[_KEY] = str(root) if root else None
+    value = st.session_state.get(_KEY)
+    return Path(value) if value else None
+
+
+def _create_demo() -> Path | None:
+    """A fresh install opens on the built-in demo story, ready to render."""
+    try:
+        from deepstory_core.demo import create_demo_project
+
+        project = create_demo_project(projects_root())
+    except DeepstoryError as err:
+        st.session_state["startup_error"] = str(err)
+        return None
+    remember(project.root)
+    return project.root
+
+
+def current_project() -> Project | None:
+    """Opened fresh on every script run: background jobs may have changed it since the last run."""
+    root = current_root()
+    if root is None:
+        return None
+    try:
+        return Project.open(root)
+    except DeepstoryError as err:
+        st.error(str(err))
+        return None
+
+
+def require_project() -> Project:
+    """For pages that need a project: stop the page with a hint when there is none."""
+    project = current_project()
+    if project is None:
+        st.info("Create or open a project in the sidebar first.")
+        st.stop()
+    return project
+
+
+def new_project(name: str) -> Project:
+    project = create_project(name)
+    remember(project.root)
+    return project
