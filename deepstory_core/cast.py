@@ -39,10 +39,7 @@ class CastEntry:
 def known_voice_ids() -> set[str]:
     from .voices import list_voices  # lazy: the voice registry loads espeak
 
-    ids = set()
-    for voice in list_voices():
-        ids.add(voice if isinstance(voice, str) else getattr(voice, "voice_id", getattr(voice, "id", str(voice))))
-    return ids
+    return {voice.voice_id for voice in list_voices()}
 
 
 def check_voice_id(speaker: str, voice_id: str, known: set[str] | None = None) -> None:
@@ -119,8 +116,7 @@ def complete_cast(speakers: Iterable[str], cast: Mapping[str, CastEntry], narrat
     completed = dict(cast)
     for speaker in speakers:
         if speaker not in completed:
-            default = defaults[speaker]
-            completed[speaker] = CastEntry(voice_id=default if isinstance(default, str) else default.voice_id)
+            completed[speaker] = CastEntry(voice_id=defaults[speaker])
     return completed
 
 

@@ -129,10 +129,18 @@ class Project:
 
     @property
     def sentences(self) -> list:  # -> list[story.Sentence]
-        from .story import Sentence
+        """The sentence table as `story.Sentence`s; fields a row lacks get defaults (trailing from the text)."""
+        from .story import Sentence, trailing_punctuation
 
         fields = {f.name for f in dataclasses.fields(Sentence)}
-        return [Sentence(**{k: v for k, v in row.items() if k in fields}) for row in self.sentence_rows]
+        result = []
+        for row in self.sentence_rows:
+            values = {k: v for k, v in row.items() if k in fields}
+            values.setdefault("line_start", False)
+            values.setdefault("line_index", 0)
+            values.setdefault("trailing", trailing_punctuation(str(row["text"])))
+            result.append(Sentence(**values))
+        return result
 
     def set_sentences(self, sentences) -> None:
         """Replace the sentence table (e.g. after edits in the UI)."""

@@ -71,51 +71,55 @@ def _module_version(module_name: str, class_name: str) -> Callable[[], str]:
     return fingerprint
 
 
-def _registry_fingerprint(backend: str) -> Callable[[], str]:
-    def fingerprint() -> str:
-        _require_weights(backend)
-        from . import registry
+def _registry_entry(backend: str):
+    from . import registry
 
-        for name in ("weights_checksum", "checksum"):
-            function = getattr(registry, name, None)
-            if callable(function):
-                return str(function(backend))
-        return "unversioned"
-
-    return fingerprint
+    return registry.entry(backend)
 
 
 def _require_weights(backend: str) -> None:
     """ModelUnavailableError with the registry's fix message when a neural backend's weights are missing."""
-    try:
-        from . import registry
-    except ImportError as err:
-        raise ModelUnavailableError(f"The {backend} backend is not available in this installation; use the "
-                                    f"built-in backend instead.") from err
-    check = getattr(registry, "check", None) or getattr(registry, "check_backend", None)
-    if check is None:
-        return
-    status = check(backend)
-    ok = getattr(status, "ok", getattr(status, "available", True))
-    if not ok:
-        message = getattr(status, "message", None) or getattr(status, "fix", None) or str(status)
-        raise ModelUnavailableError(str(message))
+    from . import registry
+
+    result = registry.check(_registry_entry(backend))
+    if not result.ready:
+        raise ModelUnavailableError(" ".join(part for part in (result.message, result.fix) if part))
+
+
+def _registry_fingerprint(backend: str) -> Callable[[], str]:
+    """Weights fingerprint without loading them: per file its size and a hash of its first and last MiB."""
+
+    def fingerprint() -> str:
+        _require_weights(backend)
+        digest = hashlib.sha256()
+        for model_file in _registry_entry(backend).files:
+            path = Path(model_file.path)
+            size = path.stat().st_size
+            digest.update(f"{path.name}:{size}".encode())
+            with open(path, "rb") as f:
+                digest.update(f.read(1 << 20))
+                f.seek(max(0, size - (1 << 20)))
+                digest.update(f.read(1 << 20))
+        return digest.hexdigest()[:24]
+
+    return fingerprint
 
 
 def _sda_base() -> BaseAnimator:
     _require_weights("sda")
-    from modules.sda.animator import SdaAnimator
+    from .device import get_device
+    from modules.sda.animator import load_sda
 
-    loader = getattr(SdaAnimator, "load", None) or getattr(SdaAnimator, "from_default", None)
-    return loader() if loader is not None else SdaAnimator()
+    return load_sda(Path(_registry_entry("sda").files[0].path), get_device())
 
 
 def _fom_motion() -> MotionTransfer:
     _require_weights("fom")
-    from modules.fom.animator import FomAnimator
+    from .device import get_device
+    from modules.fom.animator import load_fom
 
-    loader = getattr(FomAnimator, "load", None) or getattr(FomAnimator, "from_default", None)
-    return loader() if loader is not None else FomAnimator()
+    files = _registry_entry("fom").files
+    return load_fom(Path(files[0].path), Path(files[1].path), get_device())
 
 
 BASE_BACKENDS: dict[str, BackendSpec] = {
@@ -149,63 +153,29 @@ def make_motion_transfer(name: str = "builtin") -> MotionTransfer:
 
 
 # -- model lifetime ------------------------------------------------------------------------------------------------
-class _LocalModelCache:
-    """Used only while `deepstory_core.models.ModelCache` is absent: same get/evict semantics."""
-
-    def __init__(self) -> None:
-        self._models: dict[str, Any] = {}
-
-    def get(self, key: str, loader: Callable[[], Any]) -> Any:
-        if key not in self._models:
-            self._models[key] = loader()
-        return self._models[key]
-
-    def evict(self, keep: Iterable[str] = ()) -> None:
-        from .device import release_memory
-
-        keep = set(keep)
-        for key in [k for k in self._models if k not in keep]:
-            del self._models[key]
-        release_memory()
-
-    def loaded(self) -> list[str]:
-        return list(self._models)
-
-
-_MODELS: Any = None
-
-
 def model_cache() -> Any:
-    global _MODELS
-    if _MODELS is None:
-        try:
-            from .models import ModelCache
+    """The process-wide model cache (`deepstory_core.models.MODELS`)."""
+    from .models import MODELS
 
-            _MODELS = getattr(ModelCache, "shared", None) and ModelCache.shared() or ModelCache()
-        except ImportError:
-            _MODELS = _LocalModelCache()
-    return _MODELS
+    return MODELS
+
+
+def _cache_key(spec: BackendSpec) -> str:
+    """Neural backends under their registry id (what the studio's memory panel lists), built-ins by kind."""
+    return spec.name if spec.name in ("sda", "fom") else spec.backend_id
 
 
 def _load_for_stage(spec: BackendSpec) -> Any:
-    """Evict every other model, then load (or reuse) this stage's backend."""
+    """Evict the models of every other stage (and of this stage's other backends), then load this one."""
     cache = model_cache()
-    key = spec.backend_id
-    try:
-        cache.evict(keep=[key])
-    except TypeError:
-        for other in [k for k in cache.loaded() if k != key]:
-            cache.evict(other)
+    key = _cache_key(spec)
+    stage = "base" if spec.kind == "base" else "motion"
+    cache.evict(except_stage=stage)  # built-ins (not stage-tagged by the cache) are cheap to rebuild
     return cache.get(key, spec.load)
 
 
 def evict_models() -> None:
-    cache = model_cache()
-    try:
-        cache.evict(keep=[])
-    except TypeError:
-        for other in list(cache.loaded()):
-            cache.evict(other)
+    model_cache().evict()
 
 
 # -- portraits and identities --------------------------------------------------------------------------------------

@@ -18,6 +18,6 @@ def write_soundtrack(project, plan: StoryPlan, out_wav: str | os.PathLike[str],
         for chunk in plan.chunks:
             if cancel is not None and cancel.is_set():
                 raise Cancelled()
-            writer.write(load_chunk_audio(project, chunk))
+            writer.write(load_chunk_audio(project, chunk, mmap=False))  # one chunk (≤ ~40 s) at a time
             progress(ProgressEvent("wav", chunk.index + 1, len(plan.chunks), f"chunk {chunk.index + 1}"))
     return out_wav

@@ -6,7 +6,7 @@ Story format (one story line per text line; blank lines are ignored):
   ``..``, spaces — names are only ever labels, never file names). Use it for any name the colon rule refuses.
 * ``Name: text`` — a *colon tag*, accepted only when the part before the first ``:`` looks like a name, so that
   prose with a colon stays narration. The exact rule (see `_colon_speaker`):
-    - 1 to 4 words separated by single spaces; no digits anywhere;
+    - 1 to 4 words separated by spaces (runs of spaces collapse); no digits anywhere;
     - every word starts with an upper-case letter (``Alice``, ``Mock Turtle``, ``O'Brien``, ``Jean-Luc``), except
       lower-case name particles after the first word (``King of Hearts``, ``Ludwig van Beethoven``);
     - words contain only letters, ``'``, ``’`` and ``-``; a ``.`` is allowed only in a title (``Dr. Watson``,
@@ -54,7 +54,6 @@ _NAME_PARTICLES = frozenset("of the de del della der den van von la le du da di 
 _SENTENCE_END = ".!?…"
 _CLOSERS = "\"'”’»)]"
 _CURLY_CLOSERS = "”’»)]"
-_OPENERS = "\"'“‘«(["
 # A sentence end (terminal run + closing quotes), whitespace, then a new sentence (opening quote or capital/digit).
 _BOUNDARY = re.compile(
     r"(?P<end>[.!?…]+[\"'”’»)\]]*)(?P<space>\s+)(?=[\"“‘«(\[]*[^\W\d_a-z])"
@@ -84,6 +83,8 @@ class ParseOptions:
 
 def decode_story(data: bytes) -> str:
     """UTF-8 (a BOM is accepted) → text with '\\n' line ends; anything else is an InputError saying where."""
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise InputError("The story is UTF-16 text; save it as UTF-8 and try again.")
     if b"\x00" in data[:65536]:
         raise InputError("The story file looks binary (it contains NUL bytes); give a plain UTF-8 text file.")
     bom = 3 if data.startswith(b"\xef\xbb\xbf") else 0
@@ -134,25 +135,24 @@ def _is_name_word(word: str, first: bool) -> bool:
         return True
     if word.endswith("."):
         core = word[:-1]
-        return core.lower() in _TITLES or (len(core) == 1 and core.isalpha() and core.isupper())
+        title = core.lower() in _TITLES or core.lower() == "st"
+        return title or (len(core) == 1 and core.isalpha() and core.isupper())
     return bool(_NAME_WORD.match(word)) and word[0].isupper()
 
 
 def _colon_speaker(prefix: str) -> str | None:
     """The speaker named by `prefix` (the text before a line's first ':'), or None when it is prose."""
-    if prefix != prefix.strip() and prefix[:1].isspace():
-        prefix = prefix.lstrip()
-    prefix = prefix.rstrip()
+    prefix = prefix.strip()
     if not prefix or any(c.isdigit() for c in prefix):
         return None
-    words = prefix.split(" ")
-    if len(words) > _COLON_MAX_WORDS and len(prefix) <= MAX_SPEAKER_NAME:
+    words = prefix.split()
+    if len(words) > _COLON_MAX_WORDS:
         return None
     if words[0].lower().rstrip(".") in _LABEL_WORDS or words[0].lower() in _LABEL_WORDS:
         return None
     if not all(_is_name_word(w, i == 0) for i, w in enumerate(words)):
         return None
-    return prefix
+    return " ".join(words)
 
 
 def split_speaker(line: str, options: ParseOptions, line_index: int = 0) -> tuple[str, str]:

@@ -183,15 +183,33 @@ def write_clip(path: str | os.PathLike[str], batches, size: tuple[int, int] | No
     return writer.frames_written
 
 
+def _describe(path: Path) -> str:
+    """ffmpeg's description of a media file's streams (what `ffmpeg -i FILE` prints)."""
+    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
+                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    return proc.stderr.decode("utf-8", "replace")
+
+
+def stream_kinds(path: str | os.PathLike[str]) -> set[str]:
+    """Which kinds of streams a media file holds: a subset of {"video", "audio", "subtitle"}."""
+    path = Path(path)
+    _require_file(path, "The media file")
+    kinds = set()
+    for line in _describe(path).splitlines():
+        if line.strip().startswith("Stream #"):
+            for kind, tag in (("video", "Video:"), ("audio", "Audio:"), ("subtitle", "Subtitle:")):
+                if tag in line:
+                    kinds.add(kind)
+    return kinds
+
+
 def video_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(width, height) of the first video stream, read from ffmpeg's stream description."""
     import re
 
     path = Path(path)
     _require_file(path, "The video")
-    proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    text = proc.stderr.decode("utf-8", "replace")
+    text = _describe(path)
     for line in text.splitlines():
         if "Video:" in line:
             match = re.search(r"[ ,](\d{2,5})x(\d{2,5})[ ,\[]", line)
@@ -259,8 +277,12 @@ def stream_durations(path: str | os.PathLike[str]) -> tuple[float, float]:
     """
     path = Path(path)
     _require_file(path, "The media file")
+    kinds = stream_kinds(path)
     durations = []
-    for stream in ("0:v:0?", "0:a:0?"):
+    for kind, stream in (("video", "0:v:0"), ("audio", "0:a:0")):
+        if kind not in kinds:
+            durations.append(0.0)
+            continue
         values = _progress_values(path, stream, decode=True)
         micro = values.get("out_time_us", "N/A")
         durations.append(int(micro) / 1e6 if micro.lstrip("-").isdigit() and int(micro) > 0 else 0.0)

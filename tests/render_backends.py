@@ -12,8 +12,10 @@ import sys
 import time
 from typing import Iterable, Iterator, Sequence
 
+import cv2
 import numpy as np
 
+from deepstory_core.backends import Speech
 from deepstory_core.render import BackendSpec, register_backend
 from deepstory_core.settings import BASE_SHAPE, CLIP_SIZE, SAMPLES_PER_FRAME
 
@@ -42,13 +44,30 @@ class CheapMotion:
     """Base frame scaled ×2 into a 256×256 canvas (FOM's padding) blended with the portrait's mean colour."""
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], full_frame: bool = False) -> Iterator[np.ndarray]:
+        delay = float(os.environ.get("DEEPSTORY_TEST_BATCH_DELAY", "0"))
         tint = np.asarray(portrait, dtype=np.float32).reshape(-1, 3).mean(axis=0).astype(np.uint8)
         for batch in driving:
             out = np.empty((len(batch), CLIP_SIZE, CLIP_SIZE, 3), np.uint8)
             out[:] = tint
-            up = batch.repeat(2, axis=1).repeat(2, axis=2)  # (B, 256, 192, 3)
-            out[:, :, 32:224] = up
+            for index, frame in enumerate(batch):  # (128, 96) → (256, 192), padded 32 px left and right
+                out[index, :, 32:224] = cv2.resize(frame, (192, 256), interpolation=cv2.INTER_NEAREST)
+            if delay:
+                time.sleep(delay)
             yield out
+
+
+class CheapVoice:
+    """A tone whose length depends on the text (odd sample counts): fast, and every sentence differs."""
+
+    def __init__(self, voice_id: str) -> None:
+        self.voice_id = voice_id
+        self.pitch = 180.0 + 40 * (sum(map(ord, voice_id)) % 5)
+
+    def synthesize(self, text: str) -> Speech:
+        samples = 3001 + 887 * (len(text) % 7) + sum(map(ord, text)) % 331
+        t = np.arange(samples) / 22050
+        audio = (0.3 * np.sin(2 * np.pi * self.pitch * t) * (1 + 0.5 * np.sin(2 * np.pi * 3 * t))).astype(np.float32)
+        return Speech(audio, 22050)
 
 
 def _load_base() -> CheapBase:
@@ -81,4 +100,4 @@ if __name__ == "__main__":  # the kill test's render process
 
     register()
     project = Project.open(sys.argv[1])
-    render_story(project, base_backend="cheap", motion_backend="cheap", out=sys.argv[2])
+    render_story(project, base_backend="cheap", motion_backend="cheap", out=sys.argv[2], voice_factory=CheapVoice)

@@ -214,3 +214,40 @@ def test_artifact_store_keys_atomic_writes_and_listing(tmp_path):
     other = artifact_key("voice", x=1)
     store.write_json("voice", other, {})
     assert store.remove_except("voice", {key}) == 1 and store.keys("voice") == [key]
+
+
+def test_cast_yaml_forms_and_errors(tmp_path):
+    from deepstory_core.cast import complete_cast, load_cast_yaml
+
+    path = tmp_path / "cast.yaml"
+    path.write_text("Alice: espeak:en-us+f2\n'a/b':\n  voice: espeak:en+m7\n  portrait: cat.png\n"
+                    "Zed: espeak:en-029+m4\n", encoding="utf-8")
+    cast = load_cast_yaml(path)
+    assert cast == {"Alice": CastEntry("espeak:en-us+f2"), "a/b": CastEntry("espeak:en+m7", "cat.png"),
+                    "Zed": CastEntry("espeak:en-029+m4")}   # any espeak-ng voice name is accepted
+    full = complete_cast(["Narrator", "Alice", "Bob", "a/b", "Carol"], cast, "Narrator")
+    assert full["Alice"] == cast["Alice"] and full["a/b"] == cast["a/b"]
+    assert full["Narrator"].voice_id != full["Bob"].voice_id != full["Carol"].voice_id
+    for text, message in [("- just\n- a list\n", "must map speaker names"),
+                          ("Bob:\n  voice: espeak:en\n  colour: red\n", "unknown field"),
+                          ("Bob:\n  portrait: x.png\n", "needs a voice id"),
+                          ("Bob: espeak:xx-nonexistent\n", "Unknown voice id 'espeak:xx-nonexistent' for speaker 'Bob'"),
+                          ("Alice: ok\n  bad: [\n", "line 2")]:
+        path.write_text(text, encoding="utf-8")
+        with pytest.raises(InputError, match=re.escape(message)) as info:
+            load_cast_yaml(path)
+        assert "\n" not in str(info.value)
+    path.write_bytes(b"Alice: caf\xe9\n")
+    with pytest.raises(InputError, match="not UTF-8"):
+        load_cast_yaml(path)
+    path.write_text("", encoding="utf-8")
+    assert load_cast_yaml(path) == {}
+
+
+def test_sentence_rows_missing_fields_get_defaults(tmp_path):
+    project = Project(tmp_path / "p")
+    project.set_sentences([{"text": "Is it you?!", "speaker": "Alice"}])
+    (sentence,) = project.sentences
+    assert (sentence.trailing, sentence.line_start, sentence.line_index) == ("?!", False, 0)
+    with pytest.raises(InputError, match="'speaker'"):
+        project.set_sentences([{"text": "no speaker"}])

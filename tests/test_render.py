@@ -6,6 +6,7 @@ with the real built-in backends.
 
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 import signal
@@ -27,6 +28,7 @@ from deepstory_core.wavio import wav_info
 from tests import render_backends
 
 REPO = Path(__file__).resolve().parents[1]
+CHEAP_VOICE = render_backends.CheapVoice
 WORDS = "apple river stone cloud amber violet window garden silver morning".split()
 
 
@@ -52,6 +54,7 @@ def _story(lines: int) -> str:
 
 def _project(root: Path, lines: int) -> Project:
     project = Project.create(root)
+    project.settings = project.settings.with_changes(line_start_pause=0.1)  # short chunks: fast tests
     project.set_story(_story(lines))
     for speaker, seed, voice in (("Alice", 1, "espeak:en-us+f2"), ("Bob", 2, "espeak:en+m3")):
         stored = project.add_upload(_png(render_backends.face_image(seed)), "face.png")
@@ -61,7 +64,12 @@ def _project(root: Path, lines: int) -> Project:
 
 
 def _render(project: Project, **kwargs) -> render.RenderResult:
-    return render.render_story(project, base_backend="cheap", motion_backend="cheap", **kwargs)
+    return render.render_story(project, base_backend="cheap", motion_backend="cheap",
+                               voice_factory=render_backends.CheapVoice, **kwargs)
+
+
+def _finished_files(folder: Path, pattern: str = "*.npy") -> int:
+    return len([p for p in folder.glob(pattern) if not p.name.startswith(".")]) if folder.is_dir() else 0
 
 
 def _mtimes(folder: Path) -> dict[str, int]:
@@ -77,7 +85,7 @@ def test_many_chunks_export_in_exact_sync(tmp_path):
     rate, channels, samples = wav_info(project.root / "exports" / "story.wav")
     assert (rate, channels) == (22050, 1)
     assert frames * 882 == samples == result.samples
-    lengths = {job.num_frames for job in render._context(project, "cheap", "cheap").jobs}
+    lengths = {job.num_frames for job in render._context(project, "cheap", "cheap", voice_factory=CHEAP_VOICE).jobs}
     assert len(lengths) > 5 and any(n % 2 for n in lengths)  # chunks of many (odd) lengths
     video_s, audio_s = video.stream_durations(result.video)
     assert abs(video_s - audio_s) < 0.040
@@ -107,7 +115,7 @@ def test_editing_one_sentence_rerenders_one_chunk(tmp_path):
     first = _render(project)
     assert first.rendered == {"base": 7, "animate": 7}
     sentences = project.sentences
-    sentences[3].text = "Something completely different."
+    sentences[3] = dataclasses.replace(sentences[3], text="Something completely different.")
     project.set_sentences(sentences)
     project.save()
     second = _render(project)
@@ -118,11 +126,11 @@ def test_editing_one_sentence_rerenders_one_chunk(tmp_path):
 def test_retry_changes_only_that_chunks_seed_and_artifacts(tmp_path):
     project = _project(tmp_path / "p", 5)
     _render(project)
-    before = render.chunk_status(project, base_backend="cheap", motion_backend="cheap")
+    before = render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
     assert all(s.base and s.clip for s in before)
-    result = render.retry_chunk(project, 2, base_backend="cheap", motion_backend="cheap")
+    result = render.retry_chunk(project, 2, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
     assert result.rendered == {"base": 1, "animate": 1}
-    after = render.chunk_status(Project.open(project.root), base_backend="cheap", motion_backend="cheap")
+    after = render.chunk_status(Project.open(project.root), base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
     changed = [i for i in range(5) if (before[i].seed, before[i].clip_path) != (after[i].seed, after[i].clip_path)]
     assert changed == [2]
     assert before[2].seed != after[2].seed
@@ -144,16 +152,17 @@ def test_new_portrait_reanimates_only_that_speaker(tmp_path):
 def test_deleted_artifacts_are_remade(tmp_path):
     project = _project(tmp_path / "p", 4)
     _render(project)
-    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap")
+    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
     status[1].clip_path.unlink()
     status[3].base_path.unlink()
     status[3].clip_path.unlink()
     result = _render(project)
     assert result.rendered == {"base": 1, "animate": 2}
-    assert all(s.base and s.clip for s in render.chunk_status(project, base_backend="cheap", motion_backend="cheap"))
+    assert all(s.base and s.clip for s in render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE))
 
 
-def test_render_killed_midway_resumes_to_identical_video(tmp_path):
+@pytest.mark.parametrize("stage", ["base", "clip"])
+def test_render_killed_midway_resumes_to_identical_video(tmp_path, stage):
     reference = _project(tmp_path / "ref", 8)
     expected = _render(reference, out=tmp_path / "ref.mp4").video.read_bytes()
 
@@ -163,22 +172,25 @@ def test_render_killed_midway_resumes_to_identical_video(tmp_path):
         filter(None, [str(REPO), os.environ.get("PYTHONPATH")])))
     proc = subprocess.Popen([sys.executable, "-m", "tests.render_backends", str(project.root), str(out)],
                             cwd=REPO, env=env)
-    base_dir = project.root / "artifacts" / "base"
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(list(base_dir.glob("*.npy"))) < 3:
-        time.sleep(0.02)
+    folder = project.root / "artifacts" / stage
+    pattern = "*.npy" if stage == "base" else "*.mp4"
+    deadline = time.monotonic() + 90
+    while time.monotonic() < deadline and _finished_files(folder, pattern) < 3 and proc.poll() is None:
+        time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap")
-    finished = [s.index for s in status if s.base]
-    assert 3 <= len(finished) < 8, "kill should land mid-way"
+    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
+    finished_bases = sum(s.base for s in status)
+    finished_clips = sum(s.clip for s in status)
+    finished = finished_bases if stage == "base" else finished_clips
+    assert 3 <= finished < 8, "the kill should land mid-way"
     assert not out.exists()
-    leftovers = [p.name for p in base_dir.iterdir() if p.name.startswith(".")]
-    assert len(leftovers) <= 1  # at most the one chunk in progress (its temp file)
+    leftovers = [p.name for p in folder.iterdir() if p.name.startswith(".")]
+    assert len(leftovers) <= 1  # at most the temp file of the one chunk in progress
 
     resumed = _render(Project.open(project.root), out=out)
-    assert resumed.rendered["base"] == 8 - len(finished)  # finished chunks are not redone
-    assert resumed.reused["base"] == len(finished)
+    # nothing finished is redone: only the chunks that were unfinished at the kill
+    assert resumed.rendered == {"base": 8 - finished_bases, "animate": 8 - finished_clips}
     assert out.read_bytes() == expected
 
 

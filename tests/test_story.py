@@ -62,6 +62,11 @@ TRICKY_LINES: list[tuple[str, list[tuple[str, str, str]]]] = [
     ("‘Well!’ thought Alice. ‘After such a fall!’", [(N, "‘Well!’ thought Alice.", "."), (N, "‘After such a fall!’", "!’")]),
     ("Alice: “Curiouser and curiouser!” she cried.", [("Alice", "“Curiouser and curiouser!” she cried.", ".")]),
     ("no punctuation at all", [(N, "no punctuation at all", "")]),
+    ("Mad  Hatter : Tea?", [("Mad Hatter", "Tea?", "?")]),
+    ("ALICE: Hi.", [("ALICE", "Hi.", ".")]),
+    ("alice: hi.", [(N, "alice: hi.", ".")]),
+    ("The Quick Brown Fox Jumped: away.", [(N, "The Quick Brown Fox Jumped: away.", ".")]),
+    ("Mr. Smith: Hello.", [("Mr. Smith", "Hello.", ".")]),
     ("Alice:", [(N, "Alice:", ":")]),
     ("http://example.com is a site.", [(N, "http://example.com is a site.", ".")]),
     ("Time: 5 minutes later, they met.", [(N, "Time: 5 minutes later, they met.", ".")]),
@@ -158,7 +163,9 @@ def test_decode_names_offset_and_line_of_bad_bytes() -> None:
         decode_story(b"\xef\xbb\xbf\xff")
 
 
-def test_decode_refuses_binary() -> None:
+def test_decode_refuses_binary_and_utf16() -> None:
+    with pytest.raises(InputError, match="UTF-16"):
+        decode_story("Alice: hi".encode("utf-16"))
     with pytest.raises(InputError, match="binary"):
         decode_story(b"PK\x03\x04\x00\x00")
 
@@ -206,7 +213,7 @@ def test_two_megabyte_story_parses_in_bounded_memory() -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert count == repeats * (20 + 6)
+    assert count == repeats * (20 + 5)
     assert speakers == {"Alice", "Caterpillar", "Narrator", "🐛/.."}
     # streaming: working memory stays far below the story's own size (a copy of its lines would be > 2 MB)
     assert peak < 1_000_000
@@ -218,3 +225,17 @@ def test_one_huge_line_is_split_in_pieces() -> None:
     assert len(got) == 6000
     assert {s.speaker for s in got} == {"Bob"}
     assert all(s.text in ("It was late.", "Mr. Smith left, and it rained.") for s in got)
+
+
+def test_splitting_never_drops_or_changes_characters() -> None:
+    from deepstory_core.story import split_sentences
+
+    bodies = [line.split("|", 1)[-1] for line, _ in TRICKY_LINES]
+    bodies += read_story_file(REPO / "data" / "stories" / "example.txt").splitlines()
+    bodies += ["“Well!” thought Alice. ‘After such a fall as this, I shall think nothing of tumbling!’ (Which was true.)",
+               "He said—quite loudly—“No!”… and left. [Silence.] «Fin.»"]
+    for body in bodies:
+        if not body.strip():
+            continue
+        joined = "".join("".join(split_sentences(body)).split())
+        assert joined == "".join(body.split()), body

@@ -82,6 +82,8 @@ def check_writable(path: Path) -> None:
     if path.is_dir():
         raise InputError(f"The output {path} is a folder; give a file name such as {path / 'story.wav'}.")
     folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise InputError(f"Cannot write {path}: {folder} is a file, not a folder; choose another output path.")
     if not folder.is_dir():
         raise InputError(f"Cannot write {path}: the folder {folder} does not exist; create it or choose another path.")
     try:

@@ -173,9 +173,9 @@ def write_chunk_audio(project, plan: StoryPlan, planned: Sequence[PlannedSentenc
         progress(ProgressEvent("chunks", chunk.index + 1, len(plan.chunks), f"chunk {chunk.index + 1} ({chunk.speaker[:20]})"))
 
 
-def load_chunk_audio(project, chunk: Chunk) -> np.ndarray:
-    """A chunk's padded audio (float32, memory-mapped)."""
-    return project.store.read_npy(CHUNK_AUDIO_STAGE, chunk.content_key)
+def load_chunk_audio(project, chunk: Chunk, mmap: bool = True) -> np.ndarray:
+    """A chunk's padded audio (float32; memory-mapped unless `mmap=False`)."""
+    return project.store.read_npy(CHUNK_AUDIO_STAGE, chunk.content_key, mmap=mmap)
 
 
 def load_chunk_phonemes(project, chunk: Chunk) -> tuple[PhonemeEvent, ...]:

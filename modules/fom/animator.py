@@ -87,7 +87,7 @@ class FomAnimator:
         self._generate: Callable[..., dict[str, torch.Tensor]] = self.generator.forward_prepared
         if options.compile:
             self._detect = torch.compile(self.kp_detector)
-            self._generate = torch.compile(self.generator.forward_prepared)
+            self.generator.compile_for_inference()
 
     def _layout(self, x: torch.Tensor) -> torch.Tensor:
         return x.contiguous(memory_format=torch.channels_last) if self._channels_last else x

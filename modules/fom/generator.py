@@ -16,6 +16,7 @@ Only grid_sample follows the switch; the bilinear resize of the deformation keep
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Callable
 
 import torch
 import torch.nn.functional as F
@@ -57,6 +58,7 @@ class OcclusionAwareGenerator(nn.Module):
         self.estimate_occlusion_map = config.estimate_occlusion_map
         self.num_channels = common.num_channels
         self._align_corners = False
+        self._compiled_decode: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @property
     def align_corners(self) -> bool:
@@ -111,11 +113,21 @@ class OcclusionAwareGenerator(nn.Module):
             out = out.expand(kp_driving["value"].shape[0], *out.shape[1:])
         if self.final.weight.is_contiguous(memory_format=torch.channels_last):
             out = out.contiguous(memory_format=torch.channels_last)
-        out = self.bottleneck(out)
+        output["prediction"] = (self._compiled_decode or self.decode)(out)                               # (B, C, H, W)
+        return output
+
+    def decode(self, features: torch.Tensor) -> torch.Tensor:
+        """Warped features (B, F, H/4, W/4) → frames (B, C, H, W) in [0, 1]: bottleneck, up blocks, final conv."""
+        out = self.bottleneck(features)
         for block in self.up_blocks:
             out = block(out)
-        output["prediction"] = torch.sigmoid(self.final(out).float())          # (B, C, H, W)
-        return output
+        return torch.sigmoid(self.final(out).float())
+
+    def compile_for_inference(self) -> None:
+        """torch.compile the driving-side heavy parts (decoder, dense-motion hourglass); state-dict keys unchanged."""
+        self._compiled_decode = torch.compile(self.decode)
+        if self.dense_motion_network is not None:
+            self.dense_motion_network.hourglass.compile()
 
     def forward(self, source_image: torch.Tensor, kp_driving: dict[str, torch.Tensor],
                 kp_source: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:

@@ -6,6 +6,10 @@ synchronous synthesis into a callback gives the audio as an array plus word/phon
 Traps (see ENVIRONMENT.md): `espeak_Initialize` must get the wheel's data path — with NULL the library calls
 `exit(1)` and takes the whole process with it — and option 0x8000 (don't exit on errors). espeak-ng is a
 process-wide singleton, so every call goes through one lock. espeak-ng is GPL-3.0.
+
+Not bit-reproducible: espeak-ng keeps internal state between calls (even across espeak_Terminate/Initialize), so
+the same sentence comes out with a few milliseconds of timing jitter depending on what was spoken before. Cache
+sentence audio by its inputs (text, voice id); never expect re-synthesis to give identical samples.
 """
 
 from __future__ import annotations

@@ -1,0 +1,96 @@
+"""`python -m deepstory_core animate BASE.(mp4|npy) --portrait IMAGE -o OUT.mp4 [--backend builtin|fom] [--full-frame]`
+
+The animate stage alone: a base (frames or video, e.g. from the `base` command or from SDA) drives a portrait.
+Output: 256×256 face-centred clip, or with `--full-frame` the whole portrait with the animated face pasted back.
+When the base is a video with sound, the sound is kept.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..progress import ProgressEvent, StderrProgressBar, no_progress
+from ..render import MOTION_BACKENDS, make_motion_transfer
+from ..settings import BASE_SHAPE, CLIP_SIZE
+from ..stages.animate import even_size, fit_frames
+from ..video import ClipWriter, mux, read_frames_any, stream_kinds
+from .base import read_image
+from .speak import check_writable
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "animate", help="base frames/video + a portrait → animated portrait video",
+        description="Transfer the motion of a 128×96 base onto a portrait (the animate stage alone).",
+    )
+    parser.add_argument("base", type=Path, help="BASE.npy (uint8 T×128×96×3) or a base video")
+    parser.add_argument("--portrait", type=Path, required=True, help="the portrait to animate")
+    parser.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
+    parser.add_argument("--backend", choices=sorted(MOTION_BACKENDS), default="builtin")
+    parser.add_argument("--full-frame", action="store_true",
+                        help="paste the animated face back into the full-resolution portrait (built-in backend)")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.set_defaults(func=run)
+
+
+def _base_batches(path: Path):
+    """Base frames in batches, brought to 128×96 when a base video has another size."""
+    height, width = BASE_SHAPE
+    for batch in read_frames_any(path, batch=16):
+        if batch.shape[1:3] != (height, width):
+            batch = np.stack([cv2.resize(f, (width, height), interpolation=cv2.INTER_AREA) for f in batch])
+        yield batch
+
+
+def _frame_count(path: Path) -> int:
+    if path.suffix.lower() == ".npy":
+        return int(np.load(path, mmap_mode="r").shape[0])
+    from ..video import count_frames
+
+    return count_frames(path)
+
+
+def run(args: argparse.Namespace) -> int:
+    out, base = Path(args.output), Path(args.base)
+    if out.suffix.lower() != ".mp4":
+        raise InputError(f"The output {out} must end in .mp4.")
+    if not base.is_file():
+        raise InputError(f"The base {base} does not exist.")
+    check_writable(out)
+    if args.full_frame and not MOTION_BACKENDS[args.backend].supports_full_frame:
+        raise InputError(f"--full-frame needs the built-in motion transfer; {args.backend} makes 256×256 clips only.")
+    portrait = read_image(args.portrait)
+    motion = make_motion_transfer(args.backend)
+    size = even_size(portrait.shape[1], portrait.shape[0]) if args.full_frame else (CLIP_SIZE, CLIP_SIZE)
+    total = _frame_count(base)
+    progress = no_progress if args.quiet else StderrProgressBar()
+    has_audio = base.suffix.lower() != ".npy" and "audio" in stream_kinds(base)
+    with tempfile.TemporaryDirectory(prefix=".deepstory-animate-", dir=out.parent) as folder:
+        target = Path(folder) / "video.mp4" if has_audio else out
+        driving = _base_batches(base)
+        batches = motion.transfer(portrait, driving, full_frame=True) if args.full_frame else motion.transfer(portrait, driving)
+        with ClipWriter(target, size) as writer:
+            for batch in batches:
+                writer.write(fit_frames(np.asarray(batch, dtype=np.uint8), size))
+                progress(ProgressEvent("animate", writer.frames_written, total))
+        if has_audio:
+            mux_audio_from(base, target, out, Path(folder))
+    print(f"wrote {out} ({writer.frames_written} frames, {size[0]}×{size[1]})", file=sys.stderr)
+    return 0
+
+
+def mux_audio_from(source: Path, video_path: Path, out: Path, folder: Path) -> None:
+    """Keep the base video's sound: extract it as wav, mux it with the animated video."""
+    from ..video import _run_ffmpeg
+
+    wav = folder / "sound.wav"
+    _run_ffmpeg(["-loglevel", "error", "-y", "-i", str(source), "-map", "0:a:0", "-c:a", "pcm_s16le", str(wav)],
+                "write", wav)
+    mux(video_path, wav, out)

@@ -1,0 +1,101 @@
+"""`python -m deepstory_core render STORY.txt -o OUT.mp4 [--project DIR] [--cast cast.yaml] [--base builtin|sda]
+[--motion builtin|fom] [--retry-chunk N] [--full-frame] [--soft-subtitles]`
+
+Story → talking-portrait video (+ .srt beside it). Work is kept in a project folder (one per story file by
+default), so running again renders only what changed, and a killed render resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..cast import CastEntry, complete_cast, load_cast_yaml
+from ..errors import InputError
+from ..progress import StderrProgressBar, no_progress
+from ..project import PROJECT_FILE, Project
+from ..render import BASE_BACKENDS, MOTION_BACKENDS, render_story, retry_chunk
+from ..story import read_story_file
+from .speak import check_writable, default_project_folder, format_duration
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "render", help="story text → talking-portrait video (.mp4 + .srt)",
+        description="Render a story (lines like 'Alice: Who are you?') into a video where each speaker's portrait "
+                    "speaks its lines in its own voice. Only what changed since the last run is rendered.",
+    )
+    parser.add_argument("story", type=Path, help="story text file (UTF-8)")
+    parser.add_argument("-o", "--output", type=Path, default=Path("story.mp4"), help="video to write (default story.mp4)")
+    add_render_options(parser)
+    parser.add_argument("--cast", type=Path, help="YAML: speaker → voice id, or {voice: ..., portrait: IMAGE}")
+    parser.add_argument("--retry-chunk", type=int, metavar="N", action="append",
+                        help="draw a new seed for chunk N (1-based, as printed by `speak`) before rendering")
+    parser.set_defaults(func=run)
+
+
+def add_render_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--project", type=Path, help="project folder to keep the work in")
+    parser.add_argument("--base", choices=sorted(BASE_BACKENDS), help="base animation backend (default builtin)")
+    parser.add_argument("--motion", choices=sorted(MOTION_BACKENDS), help="motion transfer backend (default builtin)")
+    parser.add_argument("--full-frame", action="store_true", help="paste the animated face back into the full portrait")
+    parser.add_argument("--soft-subtitles", action="store_true", help="also embed the subtitles as a track")
+    parser.add_argument("--quiet", action="store_true", help="no progress bar")
+
+
+def apply_options(project: Project, args: argparse.Namespace) -> None:
+    changes = {}
+    if args.base:
+        changes["base_backend"] = args.base
+    if args.motion:
+        changes["motion_backend"] = args.motion
+    changes["full_frame"] = bool(args.full_frame)        # export options: as given on this command line
+    changes["soft_subtitles"] = bool(args.soft_subtitles)
+    project.settings = project.settings.with_changes(**changes)
+
+
+def _resolve_portraits(project: Project, cast: dict[str, CastEntry], cast_file: Path | None) -> dict[str, CastEntry]:
+    """Portrait paths from a cast file become project uploads (stored by content hash, never by user name)."""
+    resolved = {}
+    for speaker, entry in cast.items():
+        portrait = entry.portrait
+        if portrait and not portrait.startswith("builtin:"):
+            candidates = [Path(portrait).expanduser()]
+            if cast_file is not None:
+                candidates.insert(0, cast_file.parent / portrait)
+            found = next((c for c in candidates if c.is_file()), None)
+            if found is None:
+                raise InputError(f"The portrait {portrait!r} of speaker {speaker[:40]!r} does not exist.")
+            portrait = project.add_upload(found.read_bytes(), found.name)
+        resolved[speaker] = CastEntry(entry.voice_id, portrait)
+    return resolved
+
+
+def run(args: argparse.Namespace) -> int:
+    text = read_story_file(args.story)
+    out = Path(args.output)
+    if out.suffix.lower() != ".mp4":
+        raise InputError(f"The output {out} must be an .mp4 file name (the subtitles go beside it as .srt).")
+    check_writable(out)
+    root = Path(args.project) if args.project else default_project_folder(Path(args.story))
+    project = Project.open(root) if (root / PROJECT_FILE).exists() else Project.create(root, Path(args.story).stem)
+    if project.story_text != text or not project.sentence_rows:
+        project.set_story(text)
+    cast_from_file = _resolve_portraits(project, load_cast_yaml(args.cast), args.cast) if args.cast else {}
+    project.cast = complete_cast(project.speakers(), {**project.cast, **cast_from_file},
+                                 project.settings.default_speaker)
+    apply_options(project, args)
+    project.save()
+    return render_project(project, out, args, retry=args.retry_chunk or [])
+
+
+def render_project(project: Project, out: Path, args: argparse.Namespace, retry: list[int] = ()) -> int:
+    progress = no_progress if args.quiet else StderrProgressBar()
+    for number in retry:
+        retry_chunk(project, number - 1, progress=progress)
+    result = render_story(project, progress, out=out)
+    print(f"wrote {result.video} ({format_duration(result.frames / project.settings.fps)}, {result.chunks} chunks; "
+          f"rendered {result.rendered['base']} bases and {result.rendered['animate']} clips, reused "
+          f"{result.reused['animate']} clips) and {result.subtitles}; project: {project.root}", file=sys.stderr)
+    return 0

@@ -1,0 +1,378 @@
+"""The model registry: every backend, the files it needs, where they go, and a cheap check of each file.
+
+A check never loads weights: file size and the first bytes first (missing / git-LFS pointer / not a torch file),
+then the checkpoint's pickle alone (`checkpoint_meta`: key names, tensor shapes, truncation, forbidden globals),
+then the layout is compared with what the network code expects (`expected_*_shapes()` of each module). Results are
+cached by (path, size, mtime), so the studio can re-check on every page load.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping, Sequence
+
+from . import checkpoint_meta as cm
+
+READY, MISSING, LFS, CORRUPT, WRONG_LAYOUT, UNSAFE = "ready", "missing", "lfs-pointer", "corrupt", "wrong-layout", "unsafe"
+STATUS_ORDER = (READY, MISSING, LFS, CORRUPT, UNSAFE, WRONG_LAYOUT)
+
+REPO = Path(__file__).resolve().parents[1]
+FACE_ALIGNMENT_FILES = ("s3fd-619a316812.pth", "2DFAN4-11f355bf06.pth.tar")
+_NO_DOWNLOAD = "these files live on Google Drive / git-LFS; Deepstory cannot download them for you"
+
+
+@dataclass(frozen=True)
+class CheckResult:
+    status: str       # ready | missing | lfs-pointer | corrupt | wrong-layout | unsafe
+    message: str      # what is wrong (or what is there), one sentence
+    fix: str = ""     # what to do, naming the exact file and folder
+
+    @property
+    def ready(self) -> bool:
+        return self.status == READY
+
+
+@dataclass(frozen=True)
+class ModelFile:
+    path: Path
+    what: str                          # one phrase: what this file is
+    kind: str = "torch"                # torch | yaml
+    layout: Callable[[Any], list[str]] | None = None  # metadata → list of differences (empty = fine)
+    allow_numpy: bool = False
+
+
+@dataclass(frozen=True)
+class RegistryEntry:
+    backend_id: str                    # "sda", "fom", "dctts:<voice>", "face-alignment", "builtin:…"
+    stage: str                         # voice | base | motion | faces
+    title: str
+    files: tuple[ModelFile, ...] = ()
+    builtin: bool = False
+    source: str = ""                   # where the user gets the files
+    readme: str = ""
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Where things live
+
+def data_dir() -> Path:
+    return Path(os.environ.get("DEEPSTORY_DATA", REPO / "data"))
+
+
+def torch_hub_checkpoints() -> Path:
+    home = os.environ.get("TORCH_HOME") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
+    return Path(home) / "hub" / "checkpoints"
+
+
+def entries(data: Path | None = None) -> list[RegistryEntry]:
+    """Every backend the studio knows, built-ins first; one `dctts:<voice>` per voice folder."""
+    data = Path(data) if data is not None else data_dir()
+    found = [
+        RegistryEntry("builtin:voice", "voice", "espeak-ng voices (built in)", builtin=True),
+        RegistryEntry("builtin:base", "base", "built-in lip-sync (built in)", builtin=True),
+        RegistryEntry("builtin:motion", "motion", "built-in motion transfer (built in)", builtin=True),
+    ]
+    found += dctts_entries(data)
+    found.append(sda_entry(data))
+    found.append(fom_entry(data))
+    found.append(face_alignment_entry())
+    return found
+
+
+def entry(backend_id: str, data: Path | None = None) -> RegistryEntry:
+    for e in entries(data):
+        if e.backend_id == backend_id:
+            return e
+    if backend_id.startswith("dctts:"):
+        name = backend_id.split(":", 1)[1]
+        return _dctts_entry(Path(data) if data is not None else data_dir(), name)
+    raise KeyError(backend_id)
+
+
+def sda_entry(data: Path) -> RegistryEntry:
+    return RegistryEntry(
+        "sda", "base", "Speech-Driven Animation, GRID model",
+        (ModelFile(data / "sda" / "grid.dat", "the SDA GRID model (speech-driven-animation sda/data/grid.dat, ~221 MB)",
+                   layout=_sda_layout, allow_numpy=True),),
+        source="DinoMan/speech-driven-animation, sda/data/grid.dat (git-LFS)", readme="data/sda/README.md")
+
+
+def fom_entry(data: Path) -> RegistryEntry:
+    config = data / "fom" / "vox-256.yaml"
+    return RegistryEntry(
+        "fom", "motion", "First Order Motion Model, vox-256",
+        (ModelFile(data / "fom" / "vox-cpk.pth.tar", "the first-order-model vox-256 checkpoint (vox-cpk.pth.tar)",
+                   layout=lambda meta: _fom_layout(meta, config)),
+         ModelFile(config, "the vox-256 model config", kind="yaml")),
+        source="AliaksandrSiarohin/first-order-model checkpoints (Google Drive / Yandex Disk)",
+        readme="data/fom/README.md")
+
+
+def face_alignment_entry() -> RegistryEntry:
+    hub = torch_hub_checkpoints()
+    return RegistryEntry(
+        "face-alignment", "faces", "face-alignment 68 landmarks (optional; OpenCV Haar cascades otherwise)",
+        tuple(ModelFile(hub / name, f"face-alignment weights {name}") for name in FACE_ALIGNMENT_FILES),
+        source="https://www.adrianbulat.com/downloads/python-fan/<file name> (the URLs face-alignment itself uses; "
+               "fetch them on a machine with internet)")
+
+
+def dctts_entries(data: Path) -> list[RegistryEntry]:
+    root = data / "dctts"
+    names = sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")) if root.is_dir() else []
+    if not names:
+        return [_dctts_entry(data, "<voice>")]
+    return [_dctts_entry(data, name) for name in names]
+
+
+def _dctts_entry(data: Path, name: str) -> RegistryEntry:
+    folder = data / "dctts" / name
+    t2m = folder / "t2m.pth"
+    if not t2m.is_file() and folder.is_dir():
+        candidates = sorted(p for p in folder.glob("t2m*.pth") if p.is_file())
+        if len(candidates) == 1:
+            t2m = candidates[0]
+    return RegistryEntry(
+        f"dctts:{name}", "voice", f"DC-TTS voice {name}",
+        (ModelFile(t2m, "the voice's Text2Mel checkpoint", layout=lambda m: _dctts_layout(m, "text2mel")),
+         ModelFile(folder / "ssrn.pth", "the voice's SSRN checkpoint", layout=lambda m: _dctts_layout(m, "ssrn"))),
+        source="deepstory's published DC-TTS voices (Google Drive)", readme="data/dctts/README.md")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Checking
+
+_cache: dict[tuple[str, int, int, str], CheckResult] = {}
+
+
+def check(e: RegistryEntry) -> CheckResult:
+    """The worst status among the entry's files, with the message and fix of that file."""
+    if e.builtin:
+        return CheckResult(READY, "built in, nothing to install")
+    results = [check_file(f, e) for f in e.files]
+    return min(results, key=lambda r: (r.status == READY, STATUS_ORDER.index(r.status)))
+
+
+def check_all(data: Path | None = None) -> list[tuple[RegistryEntry, CheckResult]]:
+    return [(e, check(e)) for e in entries(data)]
+
+
+def check_file(f: ModelFile, e: RegistryEntry) -> CheckResult:
+    where = _display(f.path)
+    if not f.path.is_file():
+        return CheckResult(MISSING, f"{where} is missing", f"put {f.what} at {where} ({_origin(e)})")
+    stat = f.path.stat()
+    key = (str(f.path.resolve()), stat.st_size, stat.st_mtime_ns, e.backend_id)
+    if key not in _cache:
+        _cache[key] = _check_uncached(f, e, where)
+    return _cache[key]
+
+
+def clear_cache() -> None:
+    _cache.clear()
+
+
+def _check_uncached(f: ModelFile, e: RegistryEntry, where: str) -> CheckResult:
+    replace = f"replace {where} with {f.what}"
+    kind = cm.sniff(f.path)
+    if kind == "lfs-pointer":
+        info = cm.read_lfs_pointer(f.path)
+        size = info.get("size", "?")
+        return CheckResult(LFS, f"{where} is a git-LFS pointer ({f.path.stat().st_size} bytes of text announcing "
+                                f"a {size}-byte file), not the weights",
+                           f"{replace}: download the real file (git lfs pull in a clone of the source repository, "
+                           f"or the project's release link); {_origin(e)}")
+    if kind == "empty":
+        return CheckResult(CORRUPT, f"{where} is empty", replace)
+    if f.kind == "yaml":
+        return _check_yaml(f, where)
+    if kind not in ("zip", "legacy"):
+        return CheckResult(CORRUPT, f"{where} is not a PyTorch checkpoint (unrecognised content)", replace)
+    try:
+        meta = cm.read_metadata(f.path, allow_numpy=f.allow_numpy)
+    except cm.CheckpointUnsafe as err:
+        return CheckResult(UNSAFE, f"{where} contains a pickled {err.global_name}, which safe loading "
+                                   f"(weights_only) refuses: it is not a plain weights file",
+                           f"{replace} from the official source; never load untrusted pickles")
+    except cm.CheckpointCorrupt as err:
+        return CheckResult(CORRUPT, f"{where} is truncated or damaged ({err})",
+                           f"download it again: {replace} (size {f.path.stat().st_size} bytes now)")
+    if f.layout is not None:
+        problems = f.layout(meta)
+        if problems:
+            return CheckResult(WRONG_LAYOUT, f"{where} loads but is not {f.what}: " + "; ".join(problems[:4]),
+                               replace)
+    return CheckResult(READY, f"{where} ({_size(f.path)})")
+
+
+def _check_yaml(f: ModelFile, where: str) -> CheckResult:
+    import yaml
+
+    try:
+        config = yaml.safe_load(f.path.read_text())
+    except (yaml.YAMLError, UnicodeDecodeError) as err:
+        return CheckResult(CORRUPT, f"{where} is not valid YAML ({str(err).splitlines()[0]})",
+                           f"replace {where} with {f.what}")
+    params = config.get("model_params") if isinstance(config, dict) else None
+    if not isinstance(params, dict) or not {"common_params", "kp_detector_params", "generator_params"} <= set(params):
+        return CheckResult(WRONG_LAYOUT, f"{where} has no model_params with common_params, kp_detector_params and "
+                                         f"generator_params", f"replace {where} with {f.what}")
+    return CheckResult(READY, f"{where}")
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Layout comparison
+
+Shapes = Mapping[str, Sequence[int]]
+
+
+def compare_state_dict(section: str, actual: Any, expected: Shapes) -> list[str]:
+    """Name what differs between a checkpoint's state dict (TensorMeta values) and the expected name → shape map."""
+    if not isinstance(actual, Mapping):
+        return [f"'{section}' is not a state dict"]
+    actual_shapes = {k: tuple(v.shape) for k, v in actual.items() if isinstance(v, cm.TensorMeta)}
+    expected = {k: tuple(v) for k, v in expected.items()}
+    stripped = {k.removeprefix("module."): v for k, v in actual_shapes.items()}
+    if stripped.keys() != actual_shapes.keys() and set(stripped) == set(expected):
+        return [f"'{section}' keys carry a 'module.' prefix (saved from DataParallel)"]
+    missing = [k for k in expected if k not in actual_shapes]
+    unexpected = [k for k in actual_shapes if k not in expected]
+    optional = [k for k in missing if k.endswith("num_batches_tracked")]  # torch tolerates their absence
+    missing = [k for k in missing if k not in optional]
+    shape = [k for k in expected if k in actual_shapes and actual_shapes[k] != expected[k]]
+    problems = []
+    if unexpected:
+        problems.append(f"{section} has {len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:2])})")
+    if missing:
+        problems.append(f"{section} lacks {len(missing)} keys (e.g. {', '.join(missing[:2])})")
+    if shape:
+        k = shape[0]
+        problems.append(f"{section} has {len(shape)} tensors of another shape (e.g. {k} is "
+                        f"{list(actual_shapes[k])}, expected {list(expected[k])})")
+    return problems
+
+
+def _sda_layout(meta: Any) -> list[str]:
+    from modules.sda.layout import CONFIG_KEYS, STATE_DICT_SECTIONS, expected_shapes
+
+    if not isinstance(meta, Mapping):
+        return ["the file is not a dict of config values and state dicts"]
+    missing = [k for k in (*CONFIG_KEYS, *STATE_DICT_SECTIONS, "mean_face") if k not in meta]
+    if missing:
+        return [f"entries {', '.join(missing)} are missing (an SDA .dat file holds the config values, "
+                f"encoder / encoder_id / generator and mean_face)"]
+    try:
+        expected = expected_shapes(meta)
+    except (ValueError, TypeError) as err:
+        return [f"its config values do not describe an SDA model ({err})"]
+    problems = []
+    for section in STATE_DICT_SECTIONS:
+        problems += compare_state_dict(section, meta[section], expected[section])
+    mean_face = meta["mean_face"]
+    if getattr(mean_face, "shape", None) not in ((68, 2), [68, 2]):
+        problems.append(f"mean_face has shape {getattr(mean_face, 'shape', None)}, expected (68, 2)")
+    return problems
+
+
+def _fom_layout(meta: Any, config_path: Path) -> list[str]:
+    if not isinstance(meta, Mapping):
+        return ["the file is not a dict of state dicts"]
+    missing = [k for k in ("generator", "kp_detector") if k not in meta]
+    if missing:
+        return [f"it has no {' / '.join(missing)} entry (top-level keys: {', '.join(map(str, list(meta)[:6]))})"]
+    expected = _fom_expected(config_path)
+    if expected is None:
+        return []
+    problems = []
+    for section in ("kp_detector", "generator"):
+        problems += compare_state_dict(section, meta[section], expected[section])
+    variant = fom_variant_from_discriminator(meta.get("discriminator"))
+    if variant:
+        problems.append(variant)
+    elif problems:
+        problems.append("looks like a checkpoint of another first-order-model configuration")
+    return problems
+
+
+def _fom_expected(config_path: Path) -> dict[str, Shapes] | None:
+    """Expected shapes from modules.fom for the config file; the vox-256 reference manifests otherwise."""
+    if config_path.is_file():
+        try:
+            from modules.fom.loader import expected_generator_shapes, expected_kp_detector_shapes
+
+            return {"kp_detector": expected_kp_detector_shapes(config_path),
+                    "generator": expected_generator_shapes(config_path)}
+        except ImportError:
+            pass
+        except Exception:  # an unreadable config is reported by the config file's own check
+            return None
+    return _manifests({"kp_detector": "fom/manifest_vox256_kp_detector.json",
+                       "generator": "fom/manifest_vox256_generator.json"})
+
+
+def fom_variant_from_discriminator(disc: Any) -> str:
+    """vox, vox-adv and taichi share the kp detector / generator layout; their discriminators differ: vox-256 uses
+    spectral norm (`weight_orig`), the *-adv configs feed keypoint heatmaps (3 + num_kp input channels), taichi has
+    neither. Returns '' for vox (or when the checkpoint carries no discriminator)."""
+    if not isinstance(disc, Mapping) or not disc:
+        return ""
+    if any(str(k).endswith("weight_orig") for k in disc):
+        return ""
+    first = next((v for k, v in disc.items() if str(k).endswith("down_blocks.0.conv.weight")), None)
+    channels = first.shape[1] if isinstance(first, cm.TensorMeta) and len(first.shape) > 1 else None
+    if channels is not None and channels > 3:
+        return (f"its discriminator takes keypoint heatmaps ({channels} input channels) without spectral norm: "
+                f"looks like a vox-adv (or taichi-adv) checkpoint, not vox-cpk.pth.tar")
+    return ("its discriminator has no spectral norm (weight_orig keys): looks like a taichi or other non-vox "
+            "checkpoint, not vox-cpk.pth.tar")
+
+
+def _dctts_layout(meta: Any, which: str) -> list[str]:
+    sd = meta.get("state_dict", meta) if isinstance(meta, Mapping) else None
+    if not isinstance(sd, Mapping) or not sd:
+        return ["it holds no state dict (expected {'state_dict': {name: tensor}})"]
+    try:
+        from modules.dctts.loader import expected_ssrn_shapes, expected_text2mel_shapes
+
+        expected: Shapes | None = expected_text2mel_shapes() if which == "text2mel" else expected_ssrn_shapes()
+    except ImportError:
+        expected = (_manifests({which: f"dctts/manifest_{which}_default.json"}) or {}).get(which)
+    if expected is None:
+        return []
+    problems = compare_state_dict(which, sd, expected)
+    other = "ssrn" if which == "text2mel" else "text2mel"
+    if problems and any(k.startswith(("layers.", "seq.")) for k in sd) and which == "text2mel" and not any(
+            k.startswith(("text_enc", "audio_enc", "audio_dec")) for k in sd):
+        problems.insert(0, f"this looks like the {other} checkpoint (file names swapped?)")
+    return problems
+
+
+def _manifests(files: Mapping[str, str]) -> dict[str, Shapes] | None:
+    root = Path(os.environ.get("DEEPSTORY_REFERENCE", REPO.parent / "shared" / "reference"))
+    try:
+        return {section: {name: tuple(shape) for name, shape, *_ in json.loads((root / rel).read_text())}
+                for section, rel in files.items()}
+    except (OSError, ValueError):
+        return None
+
+
+def _origin(e: RegistryEntry) -> str:
+    text = f"from {e.source}; Deepstory cannot download it for you" if e.source else _NO_DOWNLOAD
+    return text + (f"; see {e.readme}" if e.readme else "")
+
+
+def _display(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def _size(path: Path) -> str:
+    size = path.stat().st_size
+    return f"{size / 2 ** 20:.1f} MB" if size >= 2 ** 20 else f"{size} bytes"

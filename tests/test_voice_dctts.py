@@ -1,0 +1,73 @@
+"""`dctts:<name>` voices: discovery under data/dctts, and the messages users get for unusable folders/files."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from deepstory_core.errors import InputError, ModelUnavailableError
+from deepstory_core.voice_dctts import DcttsVoice, list_dctts_voices, load_dctts_voice
+
+LFS_POINTER = (b"version https://git-lfs.github.com/spec/v1\n"
+               b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 382123456\n")
+
+
+def _voice_dir(data: Path, name: str, *files: str) -> Path:
+    folder = data / "dctts" / name
+    folder.mkdir(parents=True)
+    for file in files:
+        (folder / file).write_bytes(b"x")
+    return folder
+
+
+def test_lists_one_voice_per_complete_folder(tmp_path: Path) -> None:
+    _voice_dir(tmp_path, "Geralt", "t2m.pth", "ssrn.pth")
+    _voice_dir(tmp_path, "LJ", "t2m_step300k.pth", "ssrn.pth")   # the original globbed t2m*.pth
+    _voice_dir(tmp_path, "Half", "t2m.pth")
+    _voice_dir(tmp_path, "Empty")
+    _voice_dir(tmp_path, ".hidden", "t2m.pth", "ssrn.pth")
+    voices = {v.voice_id: v for v in list_dctts_voices(tmp_path)}
+    assert sorted(voices) == ["dctts:Geralt", "dctts:Half", "dctts:LJ"]
+    assert voices["dctts:Geralt"].available and voices["dctts:Geralt"].backend == "dctts"
+    assert voices["dctts:LJ"].available
+    assert not voices["dctts:Half"].available and "ssrn.pth" in voices["dctts:Half"].note
+    assert list_dctts_voices(tmp_path / "nowhere") == []
+
+
+def test_load_voice_names_the_missing_file(tmp_path: Path) -> None:
+    _voice_dir(tmp_path, "Half", "t2m.pth")
+    with pytest.raises(ModelUnavailableError, match=r"data/dctts/Half/ssrn\.pth"):
+        load_dctts_voice("dctts:Half", tmp_path)
+    with pytest.raises(ModelUnavailableError, match=r"data/dctts/Nobody/t2m\.pth and data/dctts/Nobody/ssrn\.pth"):
+        load_dctts_voice("dctts:Nobody", tmp_path)
+    for bad in ("dctts:../x", "dctts:", "dctts:a/b"):
+        with pytest.raises(InputError):
+            load_dctts_voice(bad, tmp_path)
+
+
+def test_unreadable_weights_become_clear_errors(tmp_path: Path) -> None:
+    folder = _voice_dir(tmp_path, "Broken")
+    (folder / "t2m.pth").write_bytes(LFS_POINTER)
+    (folder / "ssrn.pth").write_bytes(LFS_POINTER)
+    voice = load_dctts_voice("dctts:Broken", tmp_path)
+    assert isinstance(voice, DcttsVoice) and voice.voice_id == "dctts:Broken"
+    with pytest.raises(ModelUnavailableError, match="git-LFS pointer"):
+        voice.synthesize("Hello there.")
+    torch.save({"state_dict": {"w": torch.zeros(3)}}, folder / "t2m.pth")
+    data = (folder / "t2m.pth").read_bytes()
+    (folder / "t2m.pth").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelUnavailableError, match="could not be read"):
+        voice.synthesize("Hello there.")
+    torch.save({"state_dict": {"w": torch.zeros(3)}}, folder / "t2m.pth")
+    with pytest.raises(ModelUnavailableError, match="does not match the DCTTS layout"):
+        voice.synthesize("Hello there.")
+
+
+def test_text_without_letters_is_refused_before_loading(tmp_path: Path) -> None:
+    folder = _voice_dir(tmp_path, "Any")
+    (folder / "t2m.pth").write_bytes(LFS_POINTER)
+    (folder / "ssrn.pth").write_bytes(LFS_POINTER)
+    with pytest.raises(InputError, match="only speaks English letters"):
+        load_dctts_voice("dctts:Any", tmp_path).synthesize("1999 — 2024!")
