@@ -89,7 +89,7 @@ def memory_sidebar() -> None:
         except ImportError:
             pass
         if st.button("Unload models", key="unload_models"):
-            cache.evict(keep=())
+            cache.evict()
             st.toast("Models unloaded; memory released.")
 
 

@@ -59,14 +59,20 @@ def _builtin_motion() -> MotionTransfer:
     return BuiltinMotionTransfer()
 
 
-def _module_version(module_name: str, class_name: str) -> Callable[[], str]:
-    """A built-in backend's fingerprint: its declared `version` attribute (bumped when its output changes)."""
+def _source_fingerprint(*packages: str) -> Callable[[], str]:
+    """A built-in backend's fingerprint: a hash of its packages' source files, so any change to the code that
+    makes its frames (lip-sync, transfer, face alignment) gives new artifact keys — no version to forget."""
 
     def fingerprint() -> str:
         import importlib
 
-        cls = getattr(importlib.import_module(module_name), class_name)
-        return str(getattr(cls, "version", getattr(cls, "VERSION", "1")))
+        digest = hashlib.sha256()
+        for package in packages:
+            folder = Path(importlib.import_module(package).__file__).parent
+            for source in sorted(folder.glob("*.py")):
+                digest.update(source.name.encode())
+                digest.update(source.read_bytes())
+        return digest.hexdigest()[:24]
 
     return fingerprint
 
@@ -123,12 +129,12 @@ def _fom_motion() -> MotionTransfer:
 
 
 BASE_BACKENDS: dict[str, BackendSpec] = {
-    "builtin": BackendSpec("base", "builtin", _builtin_base, _module_version("modules.classic.lipsync", "BuiltinLipSync")),
+    "builtin": BackendSpec("base", "builtin", _builtin_base, _source_fingerprint("modules.classic", "modules.face")),
     "sda": BackendSpec("base", "sda", _sda_base, _registry_fingerprint("sda")),
 }
 MOTION_BACKENDS: dict[str, BackendSpec] = {
     "builtin": BackendSpec("motion", "builtin", _builtin_motion,
-                           _module_version("modules.classic.transfer", "BuiltinMotionTransfer"), supports_full_frame=True),
+                           _source_fingerprint("modules.classic", "modules.face"), supports_full_frame=True),
     "fom": BackendSpec("motion", "fom", _fom_motion, _registry_fingerprint("fom")),
 }
 
@@ -153,8 +159,20 @@ def make_motion_transfer(name: str = "builtin") -> MotionTransfer:
 
 
 # -- model lifetime ------------------------------------------------------------------------------------------------
+_MODEL_CACHE: Any = None
+
+
+def set_model_cache(cache: Any) -> None:
+    """Route model loading through another cache with `get(key, loader)`, `evict(except_stage=None)`, `loaded()`
+    (the studio installs its `st.cache_resource` loaders here); None restores the process-wide default."""
+    global _MODEL_CACHE
+    _MODEL_CACHE = cache
+
+
 def model_cache() -> Any:
-    """The process-wide model cache (`deepstory_core.models.MODELS`)."""
+    """The installed model cache, else the process-wide one (`deepstory_core.models.MODELS`)."""
+    if _MODEL_CACHE is not None:
+        return _MODEL_CACHE
     from .models import MODELS
 
     return MODELS
@@ -486,6 +504,7 @@ class ChunkStatus:
     clip: bool
     base_path: Path
     clip_path: Path
+    content_key: str = ""    # the chunk audio's key (previews mux it with the frames)
 
 
 def chunk_status(project, **backends: Any) -> list[ChunkStatus]:
@@ -501,5 +520,6 @@ def chunk_status(project, **backends: Any) -> list[ChunkStatus]:
             clip=store.exists(animate_stage.STAGE, job.clip_key, animate_stage.EXT),
             base_path=store.path(base_stage.STAGE, job.base_key, base_stage.EXT),
             clip_path=store.path(animate_stage.STAGE, job.clip_key, animate_stage.EXT),
+            content_key=job.content_key,
         ))
     return statuses

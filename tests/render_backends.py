@@ -47,6 +47,10 @@ class CheapMotion:
         delay = float(os.environ.get("DEEPSTORY_TEST_BATCH_DELAY", "0"))
         tint = np.asarray(portrait, dtype=np.float32).reshape(-1, 3).mean(axis=0).astype(np.uint8)
         for batch in driving:
+            if full_frame:  # the portrait at its own size, brightened by the driving frame's mean
+                lift = batch.reshape(len(batch), -1).mean(axis=1).astype(np.int16) // 4
+                yield np.clip(portrait[None].astype(np.int16) + lift[:, None, None, None], 0, 255).astype(np.uint8)
+                continue
             out = np.empty((len(batch), CLIP_SIZE, CLIP_SIZE, 3), np.uint8)
             out[:] = tint
             for index, frame in enumerate(batch):  # (128, 96) → (256, 192), padded 32 px left and right
@@ -82,7 +86,7 @@ def _load_motion() -> CheapMotion:
 
 def register() -> None:
     register_backend(BackendSpec("base", "cheap", _load_base, lambda: "cheap-base-1"))
-    register_backend(BackendSpec("motion", "cheap", _load_motion, lambda: "cheap-motion-1"))
+    register_backend(BackendSpec("motion", "cheap", _load_motion, lambda: "cheap-motion-1", supports_full_frame=True))
 
 
 def face_image(seed: int) -> np.ndarray:

@@ -248,6 +248,23 @@ def test_interrupted_export_keeps_previous_export(tmp_path, monkeypatch):
     assert not [p.name for p in exports.iterdir() if p.name.startswith(".")]
 
 
+def test_full_frame_export_fits_portraits_of_different_sizes(tmp_path):
+    project = _project(tmp_path / "p", 4)
+    from skimage.data import astronaut
+
+    big = cv2.resize(astronaut()[:400, 50:450], (263, 263))  # a real face; odd size: the export size is made even
+    project.cast["Bob"] = CastEntry("espeak:en+m3", project.add_upload(_png(big), "big.png"))
+    project.save()
+    result = _render(project, full_frame=True)
+    assert video.video_size(result.video) == (262, 262)
+    _, _, samples = wav_info(project.root / "exports" / "story.wav")
+    assert video.count_frames(result.video) * 882 == samples
+    # 256×256 clips of the same chunks are other artifacts: switching back renders clips, not bases
+    back = _render(project, full_frame=False)
+    assert back.rendered == {"base": 0, "animate": 4}
+    assert video.video_size(back.video) == (256, 256)
+
+
 def test_end_to_end_with_builtin_backends(tmp_path):
     project = Project.create(tmp_path / "p")
     project.set_story("Alice: Hello there, Bob.\nBob: Hi!\n")

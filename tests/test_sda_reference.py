@@ -77,7 +77,10 @@ def test_every_saved_tensor(sda_ref, animator, clip):
             latent = torch.cat([z[0], noise_codes[0], z_id.expand(32, -1)], 1)
             _close(nets.generator.dcl[0](latent.view(-1, 46, 1, 1)), out["generator_dcl0_out"], 1e-5)
         video = torch.cat(list(animator.generate(speech, frame, out["noise"], raw=True)))
+        original_ops = torch.cat(list(animator.generate(speech, frame, out["noise"], raw=True, fast=False)))
     _close(video, out["gen_video_tanh"], 1e-4)
+    _close(original_ops, out["gen_video_tanh"], 1e-4)
+    _close(video, original_ops, 1e-5)
     _close(video * 125 + 125, out["gen_video_scaled"], 125e-4)
     expected_u8 = np.clip(out["gen_video_scaled"].numpy(), 0, 255).astype(np.uint8).transpose(0, 2, 3, 1)
     assert np.abs(frames_to_uint8(video).astype(int) - expected_u8).max() <= 1
@@ -141,7 +144,7 @@ def test_windowed_equals_one_batch(animator, product_audio):
     speech = speech_from_float(product_audio, 22050, 8000)
     frame = identity_tensor(np.full((32, 24, 3), 128, np.uint8), (32, 24))
     noise = animator.draw_noise(23, seed=3)
-    one = torch.cat(list(animator.generate(speech, frame, noise, 23, window=1000, raw=True)))
+    one = torch.cat(list(animator.generate(speech, frame, noise, 23, window=1000, raw=True, fast=False)))
     windowed = list(animator.generate(speech, frame, noise, 23, window=4, raw=True))
     assert [w.shape[0] for w in windowed] == [4, 4, 4, 4, 4, 3]
     _close(torch.cat(windowed), one, 1e-5)
@@ -170,3 +173,20 @@ def test_float_path_matches_int16_path():
     a = speech_from_int16(pcm, 22050, 8000)
     b = speech_from_float(pcm.astype(np.float64) / 32767, 22050, 8000)
     _close(a, b, 1e-7)
+
+
+def test_fast_decoder_equals_original_ops_at_grid_size(reference_dir):
+    from modules.sda.generator import frames_fast, prepare_identity
+
+    config = SdaConfig.from_model_dict(
+        json.loads((reference_dir / "sda" / "grid_config_inferred.json").read_text())["config"])
+    torch.manual_seed(0)
+    generator, encoder_id = FrameGenerator(config).eval(), IdentityEncoder(config).eval()
+    with torch.inference_mode():
+        z_id, skips = encoder_id(torch.rand(1, 3, 128, 96) * 2 - 1)
+        skips = list(reversed(skips))
+        dynamic = torch.randn(2, config.rnn_gen_dim + config.aux_latent)
+        reference = generator.frames(torch.cat([dynamic, z_id.expand(2, -1)], 1), skips)
+        fast = frames_fast(generator, dynamic, prepare_identity(generator, z_id, skips))
+    assert fast.shape == (2, 3, 128, 96)
+    _close(fast, reference, 1e-5)

@@ -1,7 +1,9 @@
 """The canonical aligned face frame: 128×96 (H×W), framed like the SDA GRID model's template faces.
 
-Points are (x, y) in pixels of that frame, measured on `shared/samples/grid/face_aligned_128x96.bmp`.
-Every aligner maps a detected face onto these points; the lip-sync animator finds the mouth through them.
+Points are (x, y) in pixels of that frame, measured on `shared/samples/grid/face_aligned_128x96.bmp`
+(eye centres = darkest pupil pixels after a 1 px blur; mouth = the dark line between the lips and its ends;
+nose tip = midway above the nostrils). Every aligner maps a detected face onto these points; the lip-sync
+animator finds the mouth through them.
 """
 
 from __future__ import annotations
@@ -10,10 +12,16 @@ ALIGNED_HEIGHT = 128
 ALIGNED_WIDTH = 96
 ALIGNED_SHAPE = (ALIGNED_HEIGHT, ALIGNED_WIDTH)
 
-LEFT_EYE = (30.5, 47.5)      # the eye on the image's left
-RIGHT_EYE = (68.0, 46.0)
-NOSE_TIP = (50.0, 67.5)
-MOUTH_LEFT = (36.0, 89.0)
-MOUTH_RIGHT = (65.5, 88.0)
-MOUTH_CENTER = (50.0, 89.0)
-CHIN = (50.0, 117.0)
+LEFT_EYE = (31.3, 46.5)      # the eye on the image's left (the subject's right eye)
+RIGHT_EYE = (68.5, 44.3)
+NOSE_TIP = (49.5, 68.0)
+LEFT_NOSTRIL = (42.0, 72.0)
+RIGHT_NOSTRIL = (56.0, 71.5)
+MOUTH_LEFT = (34.5, 91.5)
+MOUTH_RIGHT = (65.5, 91.0)
+MOUTH_CENTER = (50.0, 90.0)
+CHIN = (50.0, 119.0)
+
+EYES_MID = ((LEFT_EYE[0] + RIGHT_EYE[0]) / 2, (LEFT_EYE[1] + RIGHT_EYE[1]) / 2)
+EYE_DISTANCE = ((RIGHT_EYE[0] - LEFT_EYE[0]) ** 2 + (RIGHT_EYE[1] - LEFT_EYE[1]) ** 2) ** 0.5  # ≈ 37.3 px
+MOUTH_BOX = (28, 78, 44, 28)  # (x, y, w, h): lips plus room for an open jaw, in aligned pixels

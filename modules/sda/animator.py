@@ -29,7 +29,7 @@ from .align import align_face
 from .config import SdaConfig
 from .encoder_audio import AudioEncoder
 from .encoder_identity import IdentityEncoder
-from .generator import FrameGenerator
+from .generator import FrameGenerator, frames_fast, prepare_identity
 from .windows import cut_windows, speech_from_float
 
 NOISE_STD = 0.33
@@ -134,10 +134,11 @@ class SdaAnimator:
     @torch.inference_mode()
     def generate(self, speech: torch.Tensor, frame: torch.Tensor, noise: torch.Tensor,
                  num_frames: int | None = None, window: int | None = None,
-                 raw: bool = False) -> Iterator[Any]:
+                 raw: bool = False, fast: bool = True) -> Iterator[Any]:
         """Model-rate speech (N,), normalised identity (1, 3, h, w), noise (1, ≥T, aux) → frame batches.
 
-        `raw=True` yields the tanh tensors (B, 3, h, w) instead of uint8 images (for reference checks).
+        `raw=True` yields the tanh tensors (B, 3, h, w) instead of uint8 images (for reference checks);
+        `fast=False` runs the decoder with the original's ops (see generator.py; equal up to float rounding).
         """
         cfg, nets, dev = self.config, self.nets, self.device
         window = int(window or self.window)
@@ -155,11 +156,15 @@ class SdaAnimator:
         noise_codes, _ = nets.generator.noise_codes(noise[:, :total].to(dev))  # (1, T, aux)
         z_id, skips = nets.encoder_id(frame.to(dev))
         skips_deepest_first = list(reversed(skips))
+        context = prepare_identity(nets.generator, z_id, skips_deepest_first) if fast else None
         for start in range(0, total, window):
             stop = min(start + window, total)
-            count = stop - start
-            latent = torch.cat([z[0, start:stop], noise_codes[0, start:stop], z_id.expand(count, -1)], 1)
-            video = nets.generator.frames(latent, skips_deepest_first)
+            dynamic = torch.cat([z[0, start:stop], noise_codes[0, start:stop]], 1)   # latent order: audio, noise, id
+            if context is not None:
+                video = frames_fast(nets.generator, dynamic, context)
+            else:
+                latent = torch.cat([dynamic, z_id.expand(stop - start, -1)], 1)
+                video = nets.generator.frames(latent, skips_deepest_first)
             yield video if raw else frames_to_uint8(video)
 
 

@@ -8,8 +8,9 @@ Two equal ways to run the decoder: `frames()` uses the original's ops (reference
 product path) computes the same linear maps cheaper on CPU, equal up to float rounding (~1e-6):
 * the identity part of the first deconv and the skip half of every 3×3 deconv depend only on the identity, so they
   are computed once per clip (`prepare_identity`) instead of once per frame;
-* the 3×3 stride-1 transposed convs run as ordinary convs with flipped kernels, and every 4×4 stride-2 transposed
-  conv as four 2×2 convs, one per output phase, interleaved (CPU transposed convs run at half the speed).
+* the 3×3 stride-1 transposed convs run as ordinary convs with flipped kernels (faster on CPU), and the first
+  deconv (1×1 → 4×3) as one matrix product.
+(Splitting the 4×4 stride-2 deconvs into four 2×2 phase convs was measured slower on CPU and is not used.)
 """
 
 from __future__ import annotations
@@ -97,24 +98,6 @@ def _flipped(weight: torch.Tensor) -> torch.Tensor:
     return weight.flip(2, 3).transpose(0, 1).contiguous()
 
 
-def _phase_weights(weight: torch.Tensor) -> list[list[torch.Tensor]]:
-    """4×4 stride-2 padding-1 transposed conv → 2×2 conv weights per output phase (row parity r, column parity c).
-
-    Output row 2m+r takes input rows (m−1, m) with kernel rows (3, 1) for r = 0 and (m, m+1) with (2, 0) for r = 1.
-    """
-    taps = ([3, 1], [2, 0])
-    return [[weight[:, :, taps[r]][:, :, :, taps[c]].transpose(0, 1).contiguous() for c in (0, 1)] for r in (0, 1)]
-
-
-def _deconv4x4_s2(x: torch.Tensor, phases: list[list[torch.Tensor]]) -> torch.Tensor:
-    b, _, h, w = x.shape
-    padded = F.pad(x, (1, 1, 1, 1))
-    rows = [torch.stack([F.conv2d(padded[:, :, r:r + h + 1, c:c + w + 1], phases[r][c]) for c in (0, 1)], -1)
-            for r in (0, 1)]                                   # each (B, C, h, w, 2)
-    out = torch.stack(rows, 3)                                 # (B, C, h, 2, w, 2)
-    return out.reshape(b, out.shape[1], 2 * h, 2 * w)
-
-
 class _FastWeights:
     def __init__(self, gen: "FrameGenerator", identity_size: int) -> None:
         w0 = gen.dcl[0][0].weight                              # (latent, C0, h0, w0)
@@ -126,14 +109,14 @@ class _FastWeights:
         for block in gen.dcl[1:-1]:
             flipped = _flipped(block.dcl1.weight)              # (C, C + S, 3, 3)
             channels = block.dcl1.out_channels
-            self.blocks.append((flipped[:, :channels].contiguous(), flipped[:, channels:].contiguous(),
-                                _phase_weights(block.dcl2.weight)))
-        self.final = _phase_weights(gen.dcl[-1].weight)
+            self.blocks.append((flipped[:, :channels].contiguous(), flipped[:, channels:].contiguous()))
 
 
 def _fast_weights(gen: "FrameGenerator", identity_size: int) -> _FastWeights:
+    """Derived weights, rebuilt whenever a source weight changed (moved, reloaded in place: `_version` counts that)."""
     cached = gen.__dict__.get("_fast_cache")
-    key = (identity_size, gen.dcl[0][0].weight.data_ptr(), gen.dcl[0][0].weight.device)
+    sources = [gen.dcl[0][0].weight] + [block.dcl1.weight for block in gen.dcl[1:-1]]
+    key = (identity_size, tuple((w.data_ptr(), w._version, str(w.device)) for w in sources))
     if cached is None or cached[0] != key:
         with torch.no_grad():
             gen.__dict__["_fast_cache"] = (key, _FastWeights(gen, identity_size))
@@ -142,16 +125,17 @@ def _fast_weights(gen: "FrameGenerator", identity_size: int) -> _FastWeights:
 
 def prepare_identity(gen: FrameGenerator, z_id: torch.Tensor, skips_deepest_first: Sequence[torch.Tensor]) -> IdentityContext:
     fast = _fast_weights(gen, z_id.shape[1])
-    skip_terms = [F.conv2d(skip, w_skip, padding=1) for skip, (_, w_skip, _) in zip(skips_deepest_first, fast.blocks)]
+    skip_terms = [F.conv2d(skip, w_skip, padding=1) for skip, (_, w_skip) in zip(skips_deepest_first, fast.blocks)]
     return IdentityContext(z_id @ fast.dcl0_identity, skip_terms)
 
 
 def frames_fast(gen: FrameGenerator, dynamic_latent: torch.Tensor, ctx: IdentityContext) -> torch.Tensor:
     """(B, rnn_gen_dim + aux) audio+noise latent → (B, 3, H, W) tanh frames; same result as `frames()`."""
-    fast = _fast_weights(gen, ctx.dcl0_identity.shape[1] and gen.total_latent_size - dynamic_latent.shape[1])
+    fast = _fast_weights(gen, gen.total_latent_size - dynamic_latent.shape[1])
     x = torch.addmm(ctx.dcl0_identity, dynamic_latent, fast.dcl0_dynamic).view(-1, *fast.dcl0_shape)
     x = gen.dcl[0][1:](x)                                      # batch norm + ReLU
-    for block, (w_x, _, phases), skip_term in zip(gen.dcl[1:-1], fast.blocks, ctx.skip_terms):
+    for block, (w_x, _), skip_term in zip(gen.dcl[1:-1], fast.blocks, ctx.skip_terms):
         x = block.activation1(F.conv2d(x, w_x, padding=1).add_(skip_term))
-        x = block.activation2(_deconv4x4_s2(x, phases))
-    return torch.tanh(_deconv4x4_s2(x, fast.final))
+        x = block.activation2(block.dcl2(x, output_size=[x.shape[0], block.out_channels, *block.out_size]))
+    x = gen.dcl[-1](x, output_size=[x.shape[0], 3, *gen.img_size])
+    return torch.tanh(x)

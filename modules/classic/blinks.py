@@ -1,0 +1,45 @@
+"""Seeded procedural blinks: per-frame eyelid closure in [0, 1].
+
+Why: a face that never blinks looks dead within seconds. People blink every ~2–6 s; a blink takes ~150–250 ms,
+closing faster than it opens. The first blink comes early so even a short chunk shows life, and no gap exceeds
+the natural maximum, so any 6 s window holds at least one blink.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+FIRST_BLINK_S = (0.3, 2.2)
+INTERVAL_S = (2.0, 5.2)          # start-to-start, clipped from a gamma around ~3.3 s
+DURATION_S = (0.15, 0.25)
+
+
+def blink_closure(n_frames: int, fps: int, rng: np.random.Generator) -> np.ndarray:
+    """(n_frames,) float32 closure: 0 open, 1 fully shut."""
+    closure = np.zeros(n_frames, dtype=np.float32)
+    t = rng.uniform(*FIRST_BLINK_S)
+    duration_total = n_frames / fps
+    while t < duration_total:
+        duration = rng.uniform(*DURATION_S)
+        _add_blink(closure, t, duration, fps)
+        t += float(np.clip(rng.gamma(6.0, 3.3 / 6.0), *INTERVAL_S))
+    return closure
+
+
+def _add_blink(closure: np.ndarray, start_s: float, duration_s: float, fps: int) -> None:
+    """Closing takes ~35% of the blink, reopening the rest; sampled at frame centres (peak forced to ≥ 0.9)."""
+    first = int(np.floor(start_s * fps))
+    last = int(np.ceil((start_s + duration_s) * fps))
+    if first >= closure.size:
+        return
+    frames = np.arange(first, min(last + 1, closure.size))
+    phase = ((frames + 0.5) / fps - start_s) / duration_s
+    close_part = 0.35
+    value = np.where(
+        phase < close_part,
+        np.clip(phase / close_part, 0.0, 1.0),
+        np.clip(1.0 - (phase - close_part) / (1.0 - close_part), 0.0, 1.0),
+    )
+    if value.size and value.max() < 0.9:
+        value[int(np.argmax(value))] = 1.0
+    closure[frames] = np.maximum(closure[frames], value.astype(np.float32))

@@ -1,0 +1,86 @@
+"""face-alignment's 68 landmarks — used ONLY when its weights are already cached, because constructing
+`FaceAlignment` without them downloads from the web (and fails offline with a URLError).
+"""
+
+from __future__ import annotations
+
+import inspect
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+DETECTOR_WEIGHTS = "s3fd-619a316812.pth"
+LANDMARK_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
+
+_lock = threading.Lock()
+_model: object | None = None
+
+
+def checkpoint_dirs() -> list[Path]:
+    """Where torch hub (and so face-alignment) looks for its cached weights."""
+    dirs = []
+    if os.environ.get("TORCH_HOME"):
+        dirs.append(Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints")
+    xdg = os.environ.get("XDG_CACHE_HOME")
+    if xdg:
+        dirs.append(Path(xdg) / "torch" / "hub" / "checkpoints")
+    dirs.append(Path.home() / ".cache" / "torch" / "hub" / "checkpoints")
+    return dirs
+
+
+def weights_cached() -> bool:
+    """True when both weight files sit in the ONE directory torch hub will read (so nothing is downloaded)."""
+    try:
+        import torch.hub
+        hub_dir = Path(torch.hub.get_dir()) / "checkpoints"
+    except Exception:  # torch missing or broken: no landmarks
+        return False
+    return all((hub_dir / name).is_file() and (hub_dir / name).stat().st_size > 0
+               for name in (DETECTOR_WEIGHTS, LANDMARK_WEIGHTS))
+
+
+def _landmarks_type(module: object) -> object:
+    kinds = module.LandmarksType  # type: ignore[attr-defined]
+    return getattr(kinds, "TWO_D", None) or getattr(kinds, "_2D")
+
+
+def _load() -> object | None:
+    global _model
+    with _lock:
+        if _model is None:
+            if not weights_cached():
+                return None
+            import face_alignment
+
+            from deepstory_core.device import get_device
+
+            kwargs: dict[str, object] = {"device": str(get_device()), "flip_input": False}
+            params = inspect.signature(face_alignment.FaceAlignment.__init__).parameters
+            if "compile" in params:
+                kwargs["compile"] = False        # torch.compile costs ~20 s for one portrait
+            _model = face_alignment.FaceAlignment(_landmarks_type(face_alignment), **kwargs)
+        return _model
+
+
+def detect_landmarks(rgb: np.ndarray, box: tuple[float, float, float, float] | None = None) -> np.ndarray | None:
+    """(68, 2) float32 (x, y) landmarks of the largest face, or None (no weights cached, or no face found).
+
+    `box` (x, y, w, h), when known, skips face-alignment's own detector.
+    """
+    model = _load()
+    if model is None:
+        return None
+    faces = None
+    if box is not None:
+        x, y, w, h = box
+        faces = [np.array([x, y, x + w, y + h], dtype=np.float32)]
+    try:
+        result = model.get_landmarks_from_image(rgb, detected_faces=faces)  # type: ignore[attr-defined]
+    except Exception:
+        return None
+    if not result:
+        return None
+    best = max(result, key=lambda pts: float(np.ptp(pts[:, 0]) * np.ptp(pts[:, 1])))
+    return np.asarray(best[:, :2], dtype=np.float32)
