@@ -16,6 +16,7 @@ Bob: Thank you, that is very kind. I have been waiting here since dawn.
 Alice: Since dawn? Whatever for?
 Bob: I wanted to see the sun rise over the station roof. It was worth it.
 Alice: Then I shall come early tomorrow, and you can tell me where to stand.
+Bob: By the old clock tower, just before six. The light comes through the glass like honey.
 """
 
 DEMO_CAST = {

@@ -70,8 +70,12 @@ def memory_report(loaded: list[str] | None = None) -> dict[str, Any]:
 # Plain loaders (path → ready model on the project device), shared by the CLI's cache and the studio's.
 
 def load_sda(path: str | os.PathLike[str], device: Any = None) -> Any:
+    """grid.dat → `SdaAnimator`; ModelUnavailableError (saying which file to put where) if the file is unusable."""
     from modules.sda.animator import load_sda as _load
 
+    from . import registry
+
+    registry.require_ready(registry.sda_entry(path=Path(path)))
     return _load(Path(path), device if device is not None else get_device())
 
 

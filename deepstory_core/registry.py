@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
@@ -94,10 +93,12 @@ def entry(backend_id: str, data: Path | None = None) -> RegistryEntry:
     raise KeyError(backend_id)
 
 
-def sda_entry(data: Path) -> RegistryEntry:
+def sda_entry(data: Path | None = None, path: Path | None = None) -> RegistryEntry:
+    """The SDA backend; `path` overrides the file location (default data/sda/grid.dat)."""
+    path = Path(path) if path is not None else (Path(data) if data is not None else data_dir()) / "sda" / "grid.dat"
     return RegistryEntry(
         "sda", "base", "Speech-Driven Animation, GRID model",
-        (ModelFile(data / "sda" / "grid.dat", "the SDA GRID model (speech-driven-animation sda/data/grid.dat, ~221 MB)",
+        (ModelFile(path, "the SDA GRID model (speech-driven-animation sda/data/grid.dat, ~221 MB)",
                    layout=_sda_layout, allow_numpy=True),),
         source="DinoMan/speech-driven-animation, sda/data/grid.dat (git-LFS)", readme="data/sda/README.md")
 
@@ -156,6 +157,15 @@ def check(e: RegistryEntry) -> CheckResult:
         return CheckResult(READY, "built in, nothing to install")
     results = [check_file(f, e) for f in e.files]
     return min(results, key=lambda r: (r.status == READY, STATUS_ORDER.index(r.status)))
+
+
+def require_ready(e: RegistryEntry) -> None:
+    """Raise ModelUnavailableError (message + fix, one line) unless every file of the entry checks ready."""
+    result = check(e)
+    if not result.ready:
+        from .errors import ModelUnavailableError
+
+        raise ModelUnavailableError(f"{e.title}: {result.message}; {result.fix}")
 
 
 def check_all(data: Path | None = None) -> list[tuple[RegistryEntry, CheckResult]]:

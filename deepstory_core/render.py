@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import cv2
 import numpy as np
 
 from .backends import BaseAnimator, MotionTransfer
@@ -89,7 +90,7 @@ def _require_weights(backend: str) -> None:
 
     result = registry.check(_registry_entry(backend))
     if not result.ready:
-        raise ModelUnavailableError(" ".join(part for part in (result.message, result.fix) if part))
+        raise ModelUnavailableError("; ".join(part.rstrip(".") for part in (result.message, result.fix) if part) + ".")
 
 
 def _registry_fingerprint(backend: str) -> Callable[[], str]:
@@ -119,13 +120,29 @@ def _sda_base() -> BaseAnimator:
     return load_sda(Path(_registry_entry("sda").files[0].path), get_device())
 
 
+class _FaceCropped:
+    """FOM animates a 256×256 face crop (vox-256 framing), not a whole portrait: crop it first."""
+
+    def __init__(self, animator: MotionTransfer) -> None:
+        self.animator = animator
+
+    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
+        from modules.face.align import crop_square_256
+
+        if portrait.shape[:2] != (256, 256):
+            portrait = crop_square_256(portrait).image
+        return self.animator.transfer(portrait, driving)
+
+
 def _fom_motion() -> MotionTransfer:
     _require_weights("fom")
     from .device import get_device
-    from modules.fom.animator import load_fom
+    from modules.fom.animator import FomAnimator
+    from modules.fom.loader import load_fom
 
     files = _registry_entry("fom").files
-    return load_fom(Path(files[0].path), Path(files[1].path), get_device())
+    kp_detector, generator = load_fom(Path(files[0].path), Path(files[1].path), get_device())
+    return _FaceCropped(FomAnimator(kp_detector, generator))
 
 
 BASE_BACKENDS: dict[str, BackendSpec] = {
@@ -202,7 +219,8 @@ def _builtin_portrait_ids() -> list[str]:
 
     ids = []
     for item in builtin_portraits():
-        ids.append(item if isinstance(item, str) else str(getattr(item, "id", getattr(item, "ref", item))))
+        ref = item if isinstance(item, str) else str(getattr(item, "id", getattr(item, "ref", item)))
+        ids.append(ref if ref.startswith("builtin:") else f"builtin:{ref}")  # what load_portrait accepts
     return ids
 
 
@@ -222,19 +240,14 @@ def portrait_ref(project, speaker: str) -> str:
 def load_portrait_image(project, ref: str) -> np.ndarray:
     from .portraits import load_portrait
 
-    image = load_portrait(ref, project.uploads_dir)
-    image = getattr(image, "image", image)
-    image = np.asarray(image)
-    if image.ndim == 2:
-        image = np.repeat(image[..., None], 3, axis=2)
-    return np.ascontiguousarray(image[..., :3], dtype=np.uint8)
+    return np.ascontiguousarray(load_portrait(ref, project.uploads_dir), dtype=np.uint8)
 
 
 def aligned_identity(portrait: np.ndarray, speaker: str) -> np.ndarray:
     """The portrait's face aligned to the 128×96 base framing (an image already 128×96 is used as it is)."""
     if portrait.shape[:2] == BASE_SHAPE:
         return portrait
-    from modules.face import align_face, analyze_portrait
+    from modules.face.align import align_face, analyze_portrait
 
     try:
         geometry = analyze_portrait(portrait)
@@ -244,15 +257,23 @@ def aligned_identity(portrait: np.ndarray, speaker: str) -> np.ndarray:
     return np.ascontiguousarray(getattr(aligned, "image", aligned), dtype=np.uint8)
 
 
-def sda_template() -> np.ndarray:
-    from modules.sda.animator import SdaAnimator
+SDA_TEMPLATE_NAMES = ("template.png", "template.bmp", "template.jpg")
 
-    for name in ("template_face", "default_identity", "template"):
-        value = getattr(SdaAnimator, name, None)
-        if value is not None:
-            image = value() if callable(value) else value
-            return np.ascontiguousarray(image, dtype=np.uint8)
-    raise ModelUnavailableError("The SDA template face is not available; set the SDA identity to \"portrait\".")
+
+def sda_template() -> np.ndarray:
+    """SDA's template face (`data/sda/template.png|bmp|jpg`, 128×96): the identity when `sda_identity` is "template"."""
+    from .registry import data_dir
+
+    folder = data_dir() / "sda"
+    for name in SDA_TEMPLATE_NAMES:
+        path = folder / name
+        if path.is_file():
+            image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+            if image is None or image.shape[:2] != BASE_SHAPE:
+                raise InputError(f"The SDA template {path} must be a {BASE_SHAPE[0]}×{BASE_SHAPE[1]} (H×W) image.")
+            return np.ascontiguousarray(image[..., ::-1])
+    raise ModelUnavailableError(f"No SDA template face: put a {BASE_SHAPE[0]}×{BASE_SHAPE[1]} (H×W) aligned face "
+                                f"image at {folder / SDA_TEMPLATE_NAMES[0]}, or set the SDA identity to \"portrait\".")
 
 
 @dataclass
@@ -312,14 +333,19 @@ class _RenderContext:
     jobs: list[ChunkJob]
 
 
-def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_frame: bool) -> _RenderContext:
-    settings = project.settings
+def _backends(base_name: str, motion_name: str, full_frame: bool) -> tuple[BackendSpec, BackendSpec, str, str]:
+    """Resolve and check both backends before any work: missing weights stop the render at once."""
     base = _spec(BASE_BACKENDS, base_name, "base")
     motion = _spec(MOTION_BACKENDS, motion_name, "motion")
     if full_frame and not motion.supports_full_frame:
         raise InputError(f"Full-frame export needs the built-in motion transfer; the {motion_name} backend makes "
                          f"256×256 clips only.")
-    base_fingerprint, motion_fingerprint = base.fingerprint(), motion.fingerprint()
+    return base, motion, base.fingerprint(), motion.fingerprint()
+
+
+def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_frame: bool) -> _RenderContext:
+    settings = project.settings
+    base, motion, base_fingerprint, motion_fingerprint = _backends(base_name, motion_name, full_frame)
     use_template = base_name == "sda" and settings.sda_identity == "template"
 
     speakers: dict[str, _Speaker] = {}
@@ -347,6 +373,28 @@ def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_fr
                                           full_frame=full_frame)
         jobs.append(ChunkJob(chunk.index, chunk.speaker, chunk.content_key, chunk.num_frames, seed, base_key, clip_key))
     return _RenderContext(project, plan, base, motion, full_frame, size, speakers, jobs)
+
+
+STALE_TEMP_AGE_S = 120.0
+
+
+def remove_stale_temp_files(project, min_age_s: float = STALE_TEMP_AGE_S) -> int:
+    """Delete temp files that killed renders left beside the base and clip artifacts (never finished ones:
+    those have no leading dot). Only files older than `min_age_s`, so a write in progress is never touched."""
+    removed = 0
+    now = time.time()
+    for stage in (base_stage.STAGE, animate_stage.STAGE):
+        folder = project.store.root / stage
+        if not folder.is_dir():
+            continue
+        for entry in folder.iterdir():
+            try:
+                if entry.name.startswith(".") and entry.is_file() and now - entry.stat().st_mtime > min_age_s:
+                    entry.unlink()
+                    removed += 1
+            except OSError:
+                continue
+    return removed
 
 
 def _check_cancel(cancel: CancelToken | None) -> None:
@@ -436,6 +484,8 @@ def render_story(project, progress: ProgressCallback = no_progress, cancel: Canc
     motion_name = motion_backend or settings.motion_backend
     full_frame = settings.full_frame if full_frame is None else full_frame
 
+    _backends(base_name, motion_name, full_frame)  # fail fast on missing weights, before the voices
+    remove_stale_temp_files(project)
     evict_models()  # voice models (if any) are loaded by the voice stage itself
     plan = prepare_soundtrack(project, progress, cancel, voice_factory)
     ctx = _prepare(project, plan, base_name, motion_name, full_frame)

@@ -6,6 +6,7 @@ used few stay loaded; `evict_dctts_models()` drops them all).
 
 from __future__ import annotations
 
+import pickle
 import re
 import threading
 from collections import OrderedDict
@@ -93,7 +94,13 @@ def _describe_unreadable(path: Path, err: Exception) -> str:
         head = b""
     if head.startswith(b"version https://git-lfs"):
         return f"{path} is a git-LFS pointer, not the weights; download the real file (git lfs pull) and put it there"
-    return f"{path} could not be read as a PyTorch checkpoint ({type(err).__name__}: {err}); replace the file"
+    if isinstance(err, pickle.UnpicklingError):
+        found = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(err))
+        what = f" ({found.group(1)})" if found else ""
+        return (f"{path} contains Python objects{what} besides tensors, which are refused for safety "
+                "(weights-only loading); use the original pytorch-dc-tts checkpoint")
+    reason = (str(err).strip().splitlines() or [""])[0][:160]
+    return f"{path} could not be read as a PyTorch checkpoint ({type(err).__name__}: {reason}); replace the file"
 
 
 def _load_one(folder: Path, path: Path, loader) -> object:

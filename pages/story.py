@@ -41,7 +41,7 @@ if not rows:
 st.subheader("Sentences")
 speakers = project.speakers()
 edited = st.data_editor(
-    rows, key="sentence_editor", num_rows="dynamic", use_container_width=True, hide_index=False,
+    rows, key="sentence_editor", num_rows="dynamic", width="stretch", hide_index=False,
     column_config={
         "speaker": st.column_config.SelectboxColumn("Speaker", options=speakers, required=True, width="small"),
         "text": st.column_config.TextColumn("Sentence", width="large", required=True),

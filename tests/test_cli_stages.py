@@ -99,3 +99,24 @@ def test_demo_renders_with_nothing_downloaded(tmp_path, capsys):
     # a second run renders nothing
     assert main(["demo", "-o", str(out), "--project", str(tmp_path / "demo"), "--quiet"]) == 0
     assert "rendered 0 bases and 0 clips" in capsys.readouterr().err
+
+
+def test_render_command_with_cast_portraits_and_retry(tmp_path, portrait, capsys):
+    story = tmp_path / "story.txt"
+    story.write_text("Alice: Good morning.\nBob: Morning! Lovely day.\nAlice: It is.\n", encoding="utf-8")
+    cast = tmp_path / "cast.yaml"
+    cast.write_text(f"Alice:\n  voice: espeak:en-us+f2\n  portrait: {portrait}\nBob: espeak:en+m7\n", encoding="utf-8")
+    out = tmp_path / "story.mp4"
+    args = ["render", str(story), "-o", str(out), "--project", str(tmp_path / "p"), "--cast", str(cast), "--quiet"]
+    assert main(args) == 0
+    assert "rendered 3 bases and 3 clips" in capsys.readouterr().err
+    first = out.read_bytes()
+    assert out.with_suffix(".srt").is_file()
+    uploads = list((tmp_path / "p" / "uploads").iterdir())
+    assert len(uploads) == 1 and uploads[0].read_bytes() == portrait.read_bytes()  # stored by hash, not by name
+
+    assert main(args + ["--retry-chunk", "2"]) == 0
+    assert "rendered 1 bases and 1 clips, reused 2 clips" in capsys.readouterr().err
+    assert out.read_bytes() != first
+    assert main(["render", str(story), "-o", str(tmp_path / "x.gif")]) == 2
+    assert ".mp4" in capsys.readouterr().err

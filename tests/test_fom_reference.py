@@ -118,13 +118,15 @@ def test_dense_motion_probes(reduced, fom_dir):
     _close(sparse, probes["dense_motion_frame1_sparse_motions"], 1e-5, "sparse motions")
 
 
-def test_streaming_animator_reproduces_reference(reduced, fom_dir):
-    """Source-side reuse + batches of 4 (6 frames → 4 + 2, split across two input batches of 3)."""
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_streaming_animator_reproduces_reference(reduced, fom_dir, channels_last):
+    """Source-side reuse + batches of 2 (6 frames in two input batches of 3 → 2 + 1 + 2 + 1)."""
     kp_detector, generator, source, driving = reduced
     frames = _load(fom_dir / "reduced_generator_relative_adapt.pt")["frames"]
-    animator = FomAnimator(kp_detector, generator, FomAnimatorOptions(batch_size=4), device="cpu")
+    animator = FomAnimator(kp_detector, generator, FomAnimatorOptions(batch_size=2, channels_last=channels_last),
+                           device="cpu")
     outputs = list(animator.animate_tensors(source, [driving[:3], driving[3:]]))
-    assert [o.shape[0] for o in outputs] == [3, 3]
+    assert [o.shape[0] for o in outputs] == [2, 1, 2, 1]
     predictions = torch.cat(outputs)
     for i, ref in enumerate(frames):
         _close(predictions[i:i + 1], ref["prediction"], IMAGE_ATOL, f"animator frame {i}")

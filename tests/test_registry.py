@@ -231,3 +231,19 @@ def test_model_cache_lifetime():
     assert report["loaded"] == ["sda"] and report["rss_mb"] > 0
     assert cache.evict() == ["sda"] and cache.loaded() == []
     assert "rss_mb" in memory_report()
+
+
+def test_load_sda_reports_unusable_file_as_one_line(tmp_path, sda_dict):
+    from deepstory_core.errors import ModelUnavailableError
+    from deepstory_core.models import load_sda
+
+    path = tmp_path / "sda" / "grid.dat"
+    path.parent.mkdir()
+    path.write_text(LFS_TEXT)
+    with pytest.raises(ModelUnavailableError, match="git-LFS pointer") as err:
+        load_sda(path, "cpu")
+    assert "\n" not in str(err.value)
+    registry.clear_cache()
+    _write(path, sda_dict)
+    animator = load_sda(path, "cpu")
+    assert animator.config.audio_rate == 8000

@@ -21,7 +21,7 @@ import pytest
 
 from deepstory_core import render, video
 from deepstory_core.cast import CastEntry
-from deepstory_core.errors import InputError, StorageError
+from deepstory_core.errors import InputError, ModelUnavailableError, StorageError
 from deepstory_core.project import Project
 from deepstory_core.stages import base as base_stage
 from deepstory_core.wavio import wav_info
@@ -78,6 +78,8 @@ def _mtimes(folder: Path) -> dict[str, int]:
 
 def test_many_chunks_export_in_exact_sync(tmp_path):
     project = _project(tmp_path / "p", 151)
+    project.settings = project.settings.with_changes(punctuation_pauses={}, line_start_pause=0.03)  # short chunks
+    project.save()
     result = _render(project)
     assert result.chunks == 151
     assert result.rendered == {"base": 151, "animate": 151}
@@ -192,6 +194,9 @@ def test_render_killed_midway_resumes_to_identical_video(tmp_path, stage):
     # nothing finished is redone: only the chunks that were unfinished at the kill
     assert resumed.rendered == {"base": 8 - finished_bases, "animate": 8 - finished_clips}
     assert out.read_bytes() == expected
+    render.remove_stale_temp_files(project, min_age_s=0)  # what a later render does with the killed one's temp
+    assert not [p for p in folder.iterdir() if p.name.startswith(".")]
+    assert _finished_files(folder, pattern) == 8
 
 
 def test_portrait_without_a_face_is_named(tmp_path):
@@ -199,10 +204,20 @@ def test_portrait_without_a_face_is_named(tmp_path):
     flat = np.full((300, 240, 3), 128, np.uint8)
     project.cast["Bob"] = CastEntry("espeak:en+m3", project.add_upload(_png(flat), "wall.png"))
     project.save()
-    with pytest.raises(InputError, match="Bob"):
+    with pytest.raises(InputError, match="Bob.*No face found"):
         _render(project)
     # Alice's chunks (rendered before Bob's turn came) are kept
     assert len(list((project.root / "artifacts" / "base").glob("*.npy"))) >= 1
+
+
+@pytest.mark.parametrize("backends, missing", [({"base_backend": "sda"}, "grid.dat"),
+                                               ({"motion_backend": "fom"}, "vox-cpk.pth.tar")])
+def test_missing_weights_stop_before_any_work(tmp_path, monkeypatch, backends, missing):
+    monkeypatch.setenv("DEEPSTORY_DATA", str(tmp_path / "no-models"))
+    project = _project(tmp_path / "p", 2)
+    with pytest.raises(ModelUnavailableError, match=missing):
+        render.render_story(project, voice_factory=CHEAP_VOICE, **backends)
+    assert not (project.root / "artifacts").exists()
 
 
 def test_full_disk_gives_clear_message_and_keeps_earlier_work(tmp_path, monkeypatch):

@@ -6,7 +6,6 @@ AVX2 changes the last bits, so exact equality is only asserted where no float re
 
 from __future__ import annotations
 
-import io
 import json
 
 import numpy as np
@@ -98,7 +97,7 @@ def test_windows_are_a_view_with_original_count():
     speech = torch.arange(10437, dtype=torch.float32)
     windows = cut_windows(speech, 1600, 320)
     assert windows.shape == (window_count(10437, 1600, 320), 1600) == (32, 1600)
-    assert windows.data_ptr() != speech.data_ptr() and windows.stride() == (320, 1)  # strided view of padded copy
+    assert windows.stride() == (320, 1) and not windows.is_contiguous()  # overlapping strided view, no stacking copy
     assert torch.equal(windows[0, :640], torch.zeros(640)) and windows[0, 640].item() == 0.0
     assert torch.equal(windows[3, :], torch.nn.functional.pad(speech, (640, 640))[960:2560])
 
@@ -129,7 +128,9 @@ def test_grid_dat_style_file_loads_with_numpy_mean_face(sda_ref, tmp_path):
     anim = load_sda(path, "cpu")
     assert anim.config.audio_rate == 8000 and anim.frame_shape == (32, 24)
     assert isinstance(anim.nets.mean_face, np.ndarray) and anim.nets.mean_face.shape == (68, 2)
-    assert len(numpy_allowed_globals()) == 5
+    allowed = [g[0] if isinstance(g, tuple) else g for g in numpy_allowed_globals()]
+    assert all(type(g).__module__.startswith("numpy") or getattr(g, "__module__", "").startswith("numpy")
+               for g in allowed)
 
 
 @pytest.fixture(scope="module")

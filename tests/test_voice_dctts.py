@@ -61,8 +61,22 @@ def test_unreadable_weights_become_clear_errors(tmp_path: Path) -> None:
     with pytest.raises(ModelUnavailableError, match="could not be read"):
         voice.synthesize("Hello there.")
     torch.save({"state_dict": {"w": torch.zeros(3)}}, folder / "t2m.pth")
-    with pytest.raises(ModelUnavailableError, match="does not match the DCTTS layout"):
+    with pytest.raises(ModelUnavailableError, match="does not match the DCTTS layout: 149 tensors missing"):
         voice.synthesize("Hello there.")
+    torch.save({"state_dict": {"w": torch.zeros(3)}, "hook": len}, folder / "t2m.pth")  # a pickled callable
+    with pytest.raises(ModelUnavailableError, match=r"Python objects \((builtins\.)?len\) besides tensors"):
+        voice.synthesize("Hello there.")
+
+
+def test_swapped_checkpoints_are_named(tmp_path: Path) -> None:
+    from modules.dctts.loader import expected_ssrn_shapes
+
+    folder = _voice_dir(tmp_path, "Swapped")
+    tiny = {name: torch.zeros(1) for name in expected_ssrn_shapes()}   # SSRN names where Text2Mel belongs
+    torch.save({"state_dict": tiny}, folder / "t2m.pth")
+    (folder / "ssrn.pth").write_bytes(LFS_POINTER)
+    with pytest.raises(ModelUnavailableError, match="swapped"):
+        load_dctts_voice("dctts:Swapped", tmp_path).synthesize("Hello.")
 
 
 def test_text_without_letters_is_refused_before_loading(tmp_path: Path) -> None:

@@ -52,8 +52,8 @@ def _create_demo() -> Path | None:
     try:
         from deepstory_core.demo import create_demo_project
 
-        project = create_demo_project(projects_root())
-    except DeepstoryError as err:
+        project = create_demo_project(projects_root() / "demo")
+    except (DeepstoryError, ImportError) as err:
         st.session_state["startup_error"] = str(err)
         return None
     remember(project.root)

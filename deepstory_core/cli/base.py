@@ -36,17 +36,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def read_image(path: Path) -> np.ndarray:
-    """Any image file → uint8 RGB (grayscale and RGBA converted)."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    """Any image file → uint8 RGB (grayscale, RGBA and 16-bit converted)."""
+    from ..portraits import read_image as read_portrait
 
-    try:
-        with Image.open(path) as image:
-            image = ImageOps.exif_transpose(image)
-            return np.asarray(image.convert("RGB"), dtype=np.uint8).copy()
-    except FileNotFoundError as err:
-        raise InputError(f"The image {path} does not exist.") from err
-    except (UnidentifiedImageError, OSError) as err:
-        raise InputError(f"{path} is not a readable image ({err}).") from err
+    return read_portrait(path)
 
 
 def load_speech(path: Path) -> np.ndarray:

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from ..cast import CastEntry, complete_cast, load_cast_yaml
 from ..errors import InputError
+from ..jobs import ProjectLock
 from ..progress import StderrProgressBar, no_progress
 from ..project import PROJECT_FILE, Project
 from ..render import BASE_BACKENDS, MOTION_BACKENDS, render_story, retry_chunk
@@ -92,10 +93,12 @@ def run(args: argparse.Namespace) -> int:
 
 def render_project(project: Project, out: Path, args: argparse.Namespace, retry: list[int] = ()) -> int:
     progress = no_progress if args.quiet else StderrProgressBar()
-    for number in retry:
-        retry_chunk(project, number - 1, progress=progress)
-    result = render_story(project, progress, out=out)
+    with ProjectLock(project.root):  # one render per project at a time (the studio takes the same lock)
+        retried = [retry_chunk(project, number - 1, progress=progress) for number in retry]
+        result = render_story(project, progress, out=out)
+    bases = result.rendered["base"] + sum(r.rendered["base"] for r in retried)
+    clips = result.rendered["animate"] + sum(r.rendered["animate"] for r in retried)
     print(f"wrote {result.video} ({format_duration(result.frames / project.settings.fps)}, {result.chunks} chunks; "
-          f"rendered {result.rendered['base']} bases and {result.rendered['animate']} clips, reused "
-          f"{result.reused['animate']} clips) and {result.subtitles}; project: {project.root}", file=sys.stderr)
+          f"rendered {bases} bases and {clips} clips, reused {result.chunks - clips} clips) and {result.subtitles}; "
+          f"project: {project.root}", file=sys.stderr)
     return 0

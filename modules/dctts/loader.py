@@ -49,14 +49,33 @@ def state_dict_of(checkpoint: Any, path: str | os.PathLike[str] = "checkpoint") 
     return checkpoint
 
 
+def describe_layout_mismatch(expected: Mapping[str, tuple[int, ...]], state_dict: Mapping[str, torch.Tensor]) -> str:
+    """'' when `state_dict` has exactly the expected names and shapes, else a short summary of what differs."""
+    missing = [k for k in expected if k not in state_dict]
+    unexpected = [k for k in state_dict if k not in expected]
+    reshaped = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k])]
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} tensors missing (e.g. {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
+    if reshaped:
+        k = reshaped[0]
+        problems.append(f"size mismatch for {len(reshaped)} tensors (e.g. {k}: {tuple(state_dict[k].shape)} "
+                        f"instead of {tuple(expected[k])})")
+    if problems and any(k.startswith("text_enc.") for k in state_dict) != any(k.startswith("text_enc.") for k in expected):
+        problems.append("it looks like the other network's file (Text2Mel and SSRN swapped?)")
+    return "; ".join(problems)
+
+
 def load_into(model_on_meta: nn.Module, state_dict: Mapping[str, torch.Tensor], device: torch.device | str,
               path: str | os.PathLike[str] = "checkpoint") -> nn.Module:
     """Strictly assign `state_dict` to a model built on `meta`, then move it to `device` in eval mode."""
+    problem = describe_layout_mismatch(_shapes(model_on_meta), state_dict)
+    if problem:
+        raise DcttsCheckpointError(f"{path} does not match the DCTTS layout: {problem}")
     weights = {k: (v.float() if v.is_floating_point() else v) for k, v in state_dict.items()}
-    try:
-        model_on_meta.load_state_dict(weights, strict=True, assign=True)
-    except RuntimeError as err:
-        raise DcttsCheckpointError(f"{path} does not match the DCTTS layout: {err}") from err
+    model_on_meta.load_state_dict(weights, strict=True, assign=True)
     return model_on_meta.to(device).eval().requires_grad_(False)
 
 

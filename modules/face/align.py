@@ -23,8 +23,8 @@ from .landmarks import DETECTOR_WEIGHTS, LANDMARK_WEIGHTS, detect_landmarks, wei
 Point = tuple[float, float]
 
 CLIP_SIZE = 256
-CLIP_EYE_DISTANCE = 60.0          # px between the eyes in the 256 clip (vox-256-like face size)
-CLIP_EYES_MID = (128.0, 102.0)    # eyes' midpoint in the 256 clip: forehead above, chin near 86% of the height
+CLIP_EYE_DISTANCE = 68.0          # px between the eyes in the 256 clip (vox-256-like face size)
+CLIP_EYES_MID = (128.0, 104.0)    # eyes' midpoint in the 256 clip: forehead above, chin near 90% of the height
 
 
 @dataclass(frozen=True)

@@ -16,9 +16,10 @@ import numpy as np
 Point = tuple[float, float]
 
 SEARCH_ANGLES = (0.0, 14.0, -14.0, 26.0, -26.0)   # rotated copies cover faces tilted up to ~±35°
-MAX_SEARCH_SIDE = 800
+MAX_SEARCH_SIDE = 720
 MIN_SEARCH_SIDE = 320
 MIN_FACE_PX = 24                                   # Haar's own window, in the search image
+MIN_FACE_FRACTION = 0.06                           # of the search image's short side: portraits, not crowds
 # Where the eyes sit inside a Haar frontal-face box (fractions of its size), measured on real faces:
 # used when the eye cascades find no pair (closed eyes, glasses, low resolution).
 EYE_FRACTIONS = ((0.295, 0.375), (0.715, 0.38))
@@ -56,16 +57,20 @@ def search_scale(shape: tuple[int, ...]) -> float:
 
 def detect_face(rgb: np.ndarray) -> Detection | None:
     """Find the most prominent face (and its eyes) in an RGB uint8 image, or None."""
-    gray_full = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    from .image import to_rgb_uint8
+
+    gray_full = cv2.cvtColor(to_rgb_uint8(rgb), cv2.COLOR_RGB2GRAY)
     scale = search_scale(gray_full.shape)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     gray = cv2.resize(gray_full, None, fx=scale, fy=scale, interpolation=interp) if scale != 1 else gray_full
     gray = cv2.equalizeHist(gray)
+    fallback: Detection | None = None
     for angle in SEARCH_ANGLES:
-        found = _detect_at_angle(gray, angle, ("haarcascade_frontalface_default.xml", "haarcascade_frontalface_alt2.xml"))
-        if found is not None:
+        found = _detect_at_angle(gray, angle)
+        if found is not None and found.eyes_found:
             return _to_original(found, scale)
-    found = _detect_profile(gray)
+        fallback = fallback or found   # a face without an eye pair: a more rotated copy may show the eyes
+    found = fallback if fallback is not None else _detect_profile(gray)
     return _to_original(found, scale) if found is not None else None
 
 
@@ -80,19 +85,36 @@ def _rotation(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[i
     return m, (new_w, new_h)
 
 
-def _detect_at_angle(gray: np.ndarray, angle: float, cascades: tuple[str, ...]) -> Detection | None:
+def _detect_at_angle(gray: np.ndarray, angle: float) -> Detection | None:
+    """Faces both frontal cascades agree on (false positives rarely fool both); on rotated copies an eye pair too."""
     if angle:
         m, size = _rotation(gray.shape, angle)
         work = cv2.warpAffine(gray, m, size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
     else:
         m, work = np.array([[1.0, 0, 0], [0, 1.0, 0]]), gray
-    for name in cascades:
-        faces = _cascade(name).detectMultiScale(work, scaleFactor=1.1, minNeighbors=5, minSize=(MIN_FACE_PX, MIN_FACE_PX))
-        if len(faces):
-            x, y, w, h = (float(v) for v in max(faces, key=lambda f: f[2] * f[3]))
-            eyes = _find_eyes(work, (x, y, w, h))
-            return _unrotate(m, (x, y, w, h), eyes, angle, name)
-    return None
+    min_face = max(MIN_FACE_PX, int(MIN_FACE_FRACTION * min(gray.shape)))
+    primary = _cascade("haarcascade_frontalface_default.xml").detectMultiScale(
+        work, scaleFactor=1.1 if not angle else 1.15, minNeighbors=5 if not angle else 7, minSize=(min_face, min_face))
+    if not len(primary):
+        return None
+    confirm = _cascade("haarcascade_frontalface_alt2.xml").detectMultiScale(
+        work, scaleFactor=1.1, minNeighbors=3, minSize=(min_face, min_face))
+    agreed = [f for f in primary if any(_overlap(f, c) > 0.4 for c in confirm)]
+    if not agreed:
+        return None
+    x, y, w, h = (float(v) for v in max(agreed, key=lambda f: f[2] * f[3]))
+    eyes = _find_eyes(work, (x, y, w, h))
+    if eyes is None and angle:
+        return None
+    return _unrotate(m, (x, y, w, h), eyes, angle, "haarcascade_frontalface_default.xml")
+
+
+def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return float(inter / (a[2] * a[3] + b[2] * b[3] - inter))
 
 
 def _detect_profile(gray: np.ndarray) -> Detection | None:

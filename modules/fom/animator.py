@@ -31,7 +31,7 @@ class FomAnimatorOptions:
     relative: bool = True               # motion relative to the chunk's first driving frame (+ relative jacobian)
     adapt_movement_scale: bool = True   # rescale motion by the keypoint hull size ratio
     align_corners: bool = False         # grid_sample convention: False = reference code; True = torch 1.0 training
-    channels_last: bool = False         # NHWC layout (CUDA: faster convolutions)
+    channels_last: bool = True          # NHWC layout: oneDNN/cuDNN convolutions without reorders (CPU ≈ 1.4×)
     bf16: bool = False                  # bfloat16 autocast, CUDA only (ignored on CPU, where it is 7–9× slower)
     compile: bool = False               # torch.compile the heavy parts (first call slow; CPU ≈ 1.2–1.35×)
 
@@ -65,6 +65,14 @@ def to_uint8_frames(prediction: torch.Tensor) -> np.ndarray:
     return (prediction.float() * 255).round_().clamp_(0, 255).to(torch.uint8).permute(0, 2, 3, 1).contiguous().cpu().numpy()
 
 
+@dataclass
+class _ChunkMotion:
+    """Per-chunk anchor of relative motion: keypoints of the first driving frame and the hull-size scale."""
+
+    kp_initial: dict[str, torch.Tensor] | None = None
+    scale: float = 1.0
+
+
 class FomAnimator:
     """`deepstory_core.backends.MotionTransfer` with FOM: one chunk per `transfer` call."""
 
@@ -80,9 +88,9 @@ class FomAnimator:
         self.generator.align_corners = options.align_corners
         self._autocast = options.bf16 and self.device.type == "cuda"
         self._channels_last = options.channels_last
-        if self._channels_last:
-            self.kp_detector.to(memory_format=torch.channels_last)
-            self.generator.to(memory_format=torch.channels_last)
+        layout = torch.channels_last if self._channels_last else torch.contiguous_format
+        self.kp_detector.to(memory_format=layout)      # the animator owns the layout of the modules it is given
+        self.generator.to(memory_format=layout)
         self._detect: Callable[[torch.Tensor], dict[str, torch.Tensor]] = self.kp_detector
         self._generate: Callable[..., dict[str, torch.Tensor]] = self.generator.forward_prepared
         if options.compile:
@@ -108,7 +116,7 @@ class FomAnimator:
             source = self._layout(source.to(self.device))
             kp_source = self._detect(source)
             prepared = self.generator.prepare_source(source, kp_source)
-        state: dict[str, object] = {}
+        state = _ChunkMotion()
         for batch in driving:
             for start in range(0, batch.shape[0], step):
                 with self._context():
@@ -116,16 +124,16 @@ class FomAnimator:
                 yield prediction
 
     def _step(self, prepared: PreparedSource, kp_source: dict[str, torch.Tensor], frames: torch.Tensor,
-              state: dict[str, object]) -> torch.Tensor:
+              state: "_ChunkMotion") -> torch.Tensor:
         opts = self.options
         kp_driving = self._detect(self._layout(frames.to(self.device)))
-        if "kp_initial" not in state:
-            state["kp_initial"] = {k: v[:1] for k, v in kp_driving.items()}
-            relative_scale = opts.relative and opts.adapt_movement_scale
-            state["scale"] = movement_scale(kp_source, state["kp_initial"]) if relative_scale else 1.0
-        kp_norm = normalize_kp(kp_source, kp_driving, state["kp_initial"],  # type: ignore[arg-type]
+        if state.kp_initial is None:                   # the chunk's first driving frame anchors the motion
+            state.kp_initial = {k: v[:1] for k, v in kp_driving.items()}
+            if opts.relative and opts.adapt_movement_scale:
+                state.scale = movement_scale(kp_source, state.kp_initial)
+        kp_norm = normalize_kp(kp_source, kp_driving, state.kp_initial,
                                adapt_movement_scale=opts.adapt_movement_scale, use_relative_movement=opts.relative,
-                               use_relative_jacobian=opts.relative, scale=state["scale"])  # type: ignore[arg-type]
+                               use_relative_jacobian=opts.relative, scale=state.scale)
         return self._generate(prepared, kp_norm)["prediction"]
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray]) -> Iterator[np.ndarray]:

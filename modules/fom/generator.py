@@ -113,7 +113,7 @@ class OcclusionAwareGenerator(nn.Module):
             out = out.expand(kp_driving["value"].shape[0], *out.shape[1:])
         if self.final.weight.is_contiguous(memory_format=torch.channels_last):
             out = out.contiguous(memory_format=torch.channels_last)
-        output["prediction"] = (self._compiled_decode or self.decode)(out)                               # (B, C, H, W)
+        output["prediction"] = (self._compiled_decode or self.decode)(out)      # (B, C, H, W)
         return output
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:

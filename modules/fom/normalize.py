@@ -9,13 +9,16 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy.spatial import ConvexHull
+from scipy.spatial import ConvexHull, QhullError
 
 
 def movement_scale(kp_source: dict[str, torch.Tensor], kp_driving_initial: dict[str, torch.Tensor]) -> float:
     """sqrt(source hull area) / sqrt(initial driving hull area), on the first batch element (as the reference)."""
-    source_area = ConvexHull(kp_source["value"][0].detach().float().cpu().numpy()).volume
-    driving_area = ConvexHull(kp_driving_initial["value"][0].detach().float().cpu().numpy()).volume
+    try:
+        source_area = ConvexHull(kp_source["value"][0].detach().float().cpu().numpy()).volume
+        driving_area = ConvexHull(kp_driving_initial["value"][0].detach().float().cpu().numpy()).volume
+    except QhullError:      # degenerate (collinear) keypoints: the reference crashes here; keep the motion unscaled
+        return 1.0
     return float(np.sqrt(source_area) / np.sqrt(driving_area))
 
 

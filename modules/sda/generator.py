@@ -8,8 +8,9 @@ Two equal ways to run the decoder: `frames()` uses the original's ops (reference
 product path) computes the same linear maps cheaper on CPU, equal up to float rounding (~1e-6):
 * the identity part of the first deconv and the skip half of every 3×3 deconv depend only on the identity, so they
   are computed once per clip (`prepare_identity`) instead of once per frame;
-* the 3×3 stride-1 transposed convs run as ordinary convs with flipped kernels (faster on CPU), and the first
-  deconv (1×1 → 4×3) as one matrix product.
+* the 3×3 stride-1 transposed convs run as ordinary convs with flipped kernels (faster on CPU), the first
+  deconv (1×1 → 4×3) as one matrix product, and everything after it in channels-last layout (oneDNN's transposed
+  convs run 1.3–2.5× faster in it on our CPUs).
 (Splitting the 4×4 stride-2 deconvs into four 2×2 phase convs was measured slower on CPU and is not used.)
 """
 
@@ -109,7 +110,10 @@ class _FastWeights:
         for block in gen.dcl[1:-1]:
             flipped = _flipped(block.dcl1.weight)              # (C, C + S, 3, 3)
             channels = block.dcl1.out_channels
-            self.blocks.append((flipped[:, :channels].contiguous(), flipped[:, channels:].contiguous()))
+            self.blocks.append((flipped[:, :channels].contiguous(memory_format=torch.channels_last),
+                                flipped[:, channels:].contiguous(),
+                                block.dcl2.weight.contiguous(memory_format=torch.channels_last)))
+        self.final = gen.dcl[-1].weight.contiguous(memory_format=torch.channels_last)
 
 
 def _fast_weights(gen: "FrameGenerator", identity_size: int) -> _FastWeights:
@@ -125,7 +129,8 @@ def _fast_weights(gen: "FrameGenerator", identity_size: int) -> _FastWeights:
 
 def prepare_identity(gen: FrameGenerator, z_id: torch.Tensor, skips_deepest_first: Sequence[torch.Tensor]) -> IdentityContext:
     fast = _fast_weights(gen, z_id.shape[1])
-    skip_terms = [F.conv2d(skip, w_skip, padding=1) for skip, (_, w_skip) in zip(skips_deepest_first, fast.blocks)]
+    skip_terms = [F.conv2d(skip, w_skip, padding=1).contiguous(memory_format=torch.channels_last)
+                  for skip, (_, w_skip, _) in zip(skips_deepest_first, fast.blocks)]
     return IdentityContext(z_id @ fast.dcl0_identity, skip_terms)
 
 
@@ -133,9 +138,8 @@ def frames_fast(gen: FrameGenerator, dynamic_latent: torch.Tensor, ctx: Identity
     """(B, rnn_gen_dim + aux) audio+noise latent → (B, 3, H, W) tanh frames; same result as `frames()`."""
     fast = _fast_weights(gen, gen.total_latent_size - dynamic_latent.shape[1])
     x = torch.addmm(ctx.dcl0_identity, dynamic_latent, fast.dcl0_dynamic).view(-1, *fast.dcl0_shape)
-    x = gen.dcl[0][1:](x)                                      # batch norm + ReLU
-    for block, (w_x, _), skip_term in zip(gen.dcl[1:-1], fast.blocks, ctx.skip_terms):
+    x = gen.dcl[0][1:](x).contiguous(memory_format=torch.channels_last)  # batch norm + ReLU
+    for block, (w_x, _, w_up), skip_term in zip(gen.dcl[1:-1], fast.blocks, ctx.skip_terms):
         x = block.activation1(F.conv2d(x, w_x, padding=1).add_(skip_term))
-        x = block.activation2(block.dcl2(x, output_size=[x.shape[0], block.out_channels, *block.out_size]))
-    x = gen.dcl[-1](x, output_size=[x.shape[0], 3, *gen.img_size])
-    return torch.tanh(x)
+        x = block.activation2(F.conv_transpose2d(x, w_up, stride=2, padding=1))  # = 2× size, as output_size asks
+    return torch.tanh(F.conv_transpose2d(x, fast.final, stride=2, padding=1))

@@ -1,0 +1,172 @@
+"""Cast: per speaker a voice (with a sample to hear) and a portrait (built-in or uploaded), with the detected face
+box and the aligned 128×96 crop the base stage animates — or a clear message and manual placement when no face
+is found. Every choice is saved into the project at once."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import streamlit as st
+
+from deepstory_core.cast import CastEntry, complete_cast
+from deepstory_core.errors import DeepstoryError, InputError
+from deepstory_core.project import Project
+from ui.session import require_project
+from ui.widgets import guarded
+
+SAMPLE_TEXT = "Hello! This is how I sound when I tell your story."
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
+
+st.header("🎭 Cast")
+project = require_project()
+speakers = project.speakers()
+if not speakers:
+    st.info("The project has no sentences yet: paste a story on the **Story** page first.")
+    st.stop()
+
+
+@st.cache_data(show_spinner=False, ttl=60)
+def _voices():
+    from deepstory_core.voices import list_voices
+
+    return list_voices()
+
+
+@st.cache_data(show_spinner=False, max_entries=32)
+def _sample(voice_id: str, text: str, sample_rate: int):
+    from deepstory_core.voices import get_voice, synthesize_sentence
+
+    speech = synthesize_sentence(get_voice(voice_id), text, sample_rate)
+    return np.asarray(speech.audio, dtype=np.float32)
+
+
+def _builtin_portraits() -> list[tuple[str, str]]:
+    """(id, label) of the built-in portraits."""
+    try:
+        from deepstory_core.portraits import builtin_portraits
+    except ImportError:
+        return []
+    found = []
+    for item in builtin_portraits():
+        ref = item if isinstance(item, str) else str(getattr(item, "id", getattr(item, "ref", item)))
+        label = item if isinstance(item, str) else str(getattr(item, "label", getattr(item, "name", ref)))
+        found.append((ref if ref.startswith("builtin:") else f"builtin:{ref}", label))
+    return found
+
+
+def _save(speaker: str, entry: CastEntry) -> None:
+    if project.cast.get(speaker) != entry:
+        project.cast[speaker] = entry
+        project.save()
+
+
+def _decode_image(data: bytes) -> np.ndarray:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if image is None:
+        raise InputError("The uploaded file is not an image this studio can read; upload a PNG, JPEG, WebP or BMP.")
+    return image[..., ::-1].copy()
+
+
+def _draw_box(image: np.ndarray, geometry) -> np.ndarray:
+    shown = np.ascontiguousarray(image).copy()
+    x, y, w, h = (int(round(v)) for v in geometry.box)
+    thickness = max(2, round(max(image.shape[:2]) / 200))
+    cv2.rectangle(shown, (x, y), (x + w, y + h), (0, 220, 90), thickness)
+    for eye in (geometry.left_eye, geometry.right_eye):
+        cv2.circle(shown, (int(round(eye[0])), int(round(eye[1]))), thickness * 2, (255, 200, 0), -1)
+    return shown
+
+
+voices = _voices()
+usable = [v for v in voices if v.available]
+labels = {v.voice_id: f"{v.label} — {v.voice_id}" for v in voices}
+completed = complete_cast(speakers, project.cast, project.settings.default_speaker)
+portraits = _builtin_portraits()
+sr = project.settings.sample_rate
+
+unusable = [v for v in voices if not v.available]
+if unusable:
+    with st.expander(f"{len(unusable)} voice(s) unavailable"):
+        for v in unusable:
+            st.caption(f"⛔ {v.label} ({v.voice_id}): {v.note or 'unavailable'}")
+
+for number, speaker in enumerate(speakers):
+    entry = completed[speaker]
+    with st.container(border=True):
+        st.subheader(speaker)
+        voice_col, portrait_col = st.columns([2, 3])
+
+        # -- voice ---------------------------------------------------------------------------------------------
+        with voice_col:
+            options = [v.voice_id for v in usable]
+            if entry.voice_id not in options:
+                from deepstory_core.cast import check_voice_id
+
+                try:
+                    check_voice_id(speaker, entry.voice_id)
+                    options.append(entry.voice_id)   # a valid espeak voice that is not in the catalogue
+                except DeepstoryError as err:
+                    st.error(f"{err} Choose one below.")
+            index = options.index(entry.voice_id) if entry.voice_id in options else None
+            voice_id = st.selectbox("Voice", options, index=index, key=f"voice-{number}",
+                                    format_func=lambda v: labels.get(v, v), placeholder="Choose a voice")
+            if st.button("▶ Hear a sample", key=f"sample-{number}", disabled=voice_id is None):
+                audio = guarded(_sample, voice_id, SAMPLE_TEXT, sr)
+                if audio is not None:
+                    st.audio(audio, sample_rate=sr, autoplay=True)
+            if voice_id is not None and voice_id != entry.voice_id:
+                entry = CastEntry(voice_id, entry.portrait)
+                _save(speaker, entry)
+
+        # -- portrait ------------------------------------------------------------------------------------------
+        with portrait_col:
+            source_options = ["Built-in", "Upload"]
+            is_upload = bool(entry.portrait) and entry.portrait not in {ref for ref, _ in portraits}
+            source = st.radio("Portrait", source_options, index=1 if is_upload else 0, horizontal=True,
+                              key=f"portrait-source-{number}")
+            portrait = entry.portrait
+            if source == "Built-in":
+                if portraits:
+                    refs = [ref for ref, _ in portraits]
+                    names = dict(portraits)
+                    default = refs.index(portrait) if portrait in refs else number % len(refs)
+                    portrait = st.selectbox("Built-in portrait", refs, index=default, key=f"builtin-{number}",
+                                            format_func=names.__getitem__)
+                else:
+                    st.warning("No built-in portraits are installed; upload one.")
+            else:
+                upload = st.file_uploader("Upload a portrait (a front-facing photo)", type=UPLOAD_TYPES,
+                                          key=f"upload-{number}")
+                if upload is not None:
+                    data = upload.getvalue()
+                    if guarded(_decode_image, data) is not None:
+                        portrait = guarded(project.add_upload, data, upload.name) or portrait
+            if portrait != entry.portrait and portrait:
+                entry = CastEntry(entry.voice_id, portrait)
+                _save(speaker, entry)
+
+            if entry.portrait:
+                from deepstory_core.render import load_portrait_image
+
+                image = guarded(load_portrait_image, project, entry.portrait)
+                if image is not None:
+                    from modules.face.align import align_face, analyze_portrait
+
+                    shown, crop = st.columns([3, 1])
+                    try:
+                        geometry = analyze_portrait(image)
+                    except InputError as err:
+                        geometry = None
+                        shown.image(image, caption="Portrait", width="stretch")
+                        st.error(str(err))
+                    if geometry is not None:
+                        shown.image(_draw_box(image, geometry), caption=f"Face found ({geometry.method})",
+                                    width="stretch")
+                        aligned = guarded(align_face, image, geometry)
+                        if aligned is not None:
+                            crop.image(aligned.image, caption="Aligned 128×96", width="stretch")
+                        if geometry.notice:
+                            st.caption(geometry.notice)
+
+st.caption("Voices and portraits are saved as you choose them. Speakers without a choice get distinct built-in "
+           "voices and portraits.")

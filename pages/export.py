@@ -1,0 +1,68 @@
+"""Export: render whatever is missing and join every chunk into one mp4 (+ srt); play and download the result."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import streamlit as st
+
+from deepstory_core import render
+from deepstory_core.project import Project
+from deepstory_core.stages.export import subtitles_path
+from ui.session import require_project
+from ui.widgets import job_panel, job_running, start_job
+
+st.header("📦 Export")
+project = require_project()
+if not project.sentence_rows:
+    st.info("The project has no sentences yet: paste a story on the **Story** page first.")
+    st.stop()
+busy = job_running(project.root)
+settings = project.settings
+
+
+def _export(root: Path):
+    def work(progress, cancel):
+        return render.render_story(Project.open(root), progress, cancel)
+
+    return work
+
+
+motion = render.MOTION_BACKENDS.get(settings.motion_backend)
+full_frame_ok = bool(motion and motion.supports_full_frame)
+c1, c2 = st.columns(2)
+full_frame = c1.checkbox(
+    "Full frame", value=settings.full_frame and full_frame_ok, key="full_frame", disabled=busy or not full_frame_ok,
+    help="Paste the animated face back into the whole portrait instead of a 256×256 face crop."
+         + ("" if full_frame_ok else f" Needs the built-in motion transfer (chosen: {settings.motion_backend})."))
+soft = c2.checkbox("Embed subtitles in the mp4", value=settings.soft_subtitles, key="soft_subtitles",
+                   disabled=busy, help="A .srt file is always written beside the video; this also adds a "
+                                       "subtitle track that players can switch on.")
+if (full_frame, soft) != (settings.full_frame, settings.soft_subtitles) and not busy:
+    project.settings = settings.with_changes(full_frame=full_frame, soft_subtitles=soft)
+    project.save()
+
+st.caption(f"Backends: base **{settings.base_backend}**, motion **{settings.motion_backend}** "
+           "(change them on the Base and Animate pages). Chunks already rendered are reused.")
+if st.button("Export video", key="export", type="primary", disabled=busy):
+    if start_job(project.root, "export", _export(project.root)):
+        st.rerun()
+job_panel(project.root, key="export-job")
+
+video = render.export_path(project)
+srt = subtitles_path(video)
+if video.is_file():
+    st.subheader("Result")
+    made = time.strftime("%Y-%m-%d %H:%M", time.localtime(video.stat().st_mtime))
+    st.caption(f"{video.name} · {video.stat().st_size / 2**20:.1f} MB · exported {made}")
+    st.video(str(video))
+    d1, d2, _ = st.columns([1, 1, 2])
+    with open(video, "rb") as handle:
+        d1.download_button("⬇ Download mp4", handle.read(), file_name=f"{project.root.name}.mp4",
+                           mime="video/mp4", key="download_mp4", width="stretch")
+    if srt.is_file():
+        d2.download_button("⬇ Download srt", srt.read_bytes(), file_name=f"{project.root.name}.srt",
+                           mime="application/x-subrip", key="download_srt", width="stretch")
+elif not busy:
+    st.info("Nothing exported yet: press **Export video**.")

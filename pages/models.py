@@ -1,0 +1,41 @@
+"""Models: every backend the studio knows — ready, or missing with exactly which file goes where."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from deepstory_core import registry
+
+st.header("🧠 Models")
+st.caption("Missing weights are a normal state: the built-in backends work without any download. Put the files "
+           "exactly where the table says, then press **Check again**.")
+
+if st.button("Check again", key="recheck"):
+    registry.clear_cache()
+
+_ICONS = {registry.READY: "✅ ready", registry.MISSING: "⬜ missing", registry.LFS: "⚠️ git-LFS pointer",
+          registry.CORRUPT: "❌ corrupt", registry.WRONG_LAYOUT: "❌ wrong layout", registry.UNSAFE: "⛔ unsafe"}
+
+try:
+    checks = registry.check_all()
+except Exception as err:  # a bug in a check must not hide the whole page
+    st.error(f"Could not check the models: {type(err).__name__}: {err}")
+    st.stop()
+
+rows = [{"stage": entry.stage, "backend": entry.backend_id, "model": entry.title,
+         "status": _ICONS.get(result.status, result.status), "details": result.message, "what to do": result.fix}
+        for entry, result in checks]
+st.dataframe(rows, hide_index=True, width="stretch",
+             column_config={"details": st.column_config.TextColumn(width="large"),
+                            "what to do": st.column_config.TextColumn(width="large")})
+
+for entry, result in checks:
+    if entry.builtin or not entry.files:
+        continue
+    with st.expander(f"{_ICONS.get(result.status, result.status)} · {entry.title}"):
+        for model_file in entry.files:
+            st.markdown(f"- `{registry._display(model_file.path)}` — {model_file.what}")
+        if entry.source:
+            st.caption(f"Source: {entry.source}" + (f" · see `{entry.readme}`" if entry.readme else ""))
+        if result.fix:
+            st.info(result.fix)

@@ -1,0 +1,101 @@
+"""Voices: synthesise every sentence (background job), listen to each, re-synthesise one; the chunk plan and a
+timeline of the story's shape, with the cut size that decides how long a chunk may grow."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import streamlit as st
+
+from deepstory_core import render
+from deepstory_core.project import Project
+from deepstory_core.sentence_audio import forget_sentence, load_sentence_audio, plan_from_ready, sentence_audio
+from deepstory_core.stages.voice import prepare_soundtrack
+from deepstory_core.timeline import plan_rows, timeline_svg
+from ui.session import require_project
+from ui.widgets import guarded, job_panel, job_running, start_job
+
+PER_PAGE = 15
+
+st.header("🗣️ Voices")
+project = require_project()
+if not project.sentence_rows:
+    st.info("The project has no sentences yet: paste a story on the **Story** page first.")
+    st.stop()
+busy = job_running(project.root)
+
+
+def _synthesise_all(root: Path):
+    def work(progress, cancel):
+        return prepare_soundtrack(Project.open(root), progress, cancel)
+
+    return work
+
+
+rows = guarded(sentence_audio, project)
+if rows is None:
+    st.stop()
+for problem in dict.fromkeys(row.problem for row in rows if row.problem):
+    st.error(problem + " Choose another voice on the **Cast** page.")
+ready = sum(row.ready for row in rows)
+
+left, right = st.columns([3, 1], vertical_alignment="center")
+left.progress(ready / len(rows), text=f"{ready} of {len(rows)} sentences have audio")
+if right.button("Synthesise all", key="synthesise_all", type="primary", disabled=busy or ready == len(rows),
+                width="stretch"):
+    if start_job(project.root, "voices", _synthesise_all(project.root)):
+        st.rerun()
+job_panel(project.root, key="voices-job")
+
+plan = plan_from_ready(project, rows)
+
+# -- chunk plan ---------------------------------------------------------------------------------------------------
+st.subheader("Chunks")
+sr = project.settings.sample_rate
+with st.form("cut_size_form", border=False):
+    c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
+    seconds = c1.number_input(
+        "Cut size (seconds)", min_value=1.0, max_value=600.0, step=1.0,
+        value=float(round(project.settings.cut_size_seconds, 1)), key="cut_size_seconds",
+        help="A speaker's chunk is closed once it holds more than this much audio (a chunk is never cut inside a "
+             "sentence). Shorter chunks: more, smaller clips to render and retry.")
+    if c2.form_submit_button("Apply cut size", disabled=busy, width="stretch"):
+        new_cut = int(round(seconds * sr))
+        if new_cut != project.settings.cut_size:
+            project.settings = project.settings.with_changes(cut_size=new_cut)
+            project.save()
+            st.rerun()
+
+if plan is None:
+    st.info("The chunk plan appears once every sentence has audio: press **Synthesise all**.")
+else:
+    st.html(timeline_svg(plan.chunks, sr))
+    st.caption(f"{len(plan.chunks)} chunks · {plan.duration:.1f} s in all")
+    st.dataframe(plan_rows(plan.chunks, sr, project.sentences), hide_index=True, width="stretch")
+
+# -- sentences ----------------------------------------------------------------------------------------------------
+st.subheader("Sentences")
+pages = max(1, -(-len(rows) // PER_PAGE))
+page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="voices_page") if pages > 1 else 1
+for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
+    with st.container(border=True):
+        text_col, audio_col, button_col = st.columns([4, 3, 1], vertical_alignment="center")
+        text_col.markdown(f"**{row.index + 1}. {row.speaker}** — {row.text}")
+        text_col.caption(row.voice_id)
+        if row.ready:
+            audio = guarded(load_sentence_audio, project, row)
+            if audio is not None:
+                audio_col.audio(audio, sample_rate=sr)
+        else:
+            audio_col.caption("no audio yet")
+        if button_col.button("Re-synthesise", key=f"resynth-{row.index}", disabled=busy or row.key is None,
+                             help="Synthesise this sentence again (its chunk is re-rendered next time)."):
+            downstream = []
+            if plan is not None:
+                statuses = guarded(render.chunk_status, project) or []
+                for status in statuses:
+                    if row.index in plan.chunks[status.index].sentence_ids:
+                        downstream += [status.base_path, status.clip_path]
+            forget_sentence(project, row, plan, downstream)
+            if start_job(project.root, "voices", _synthesise_all(project.root)):
+                st.rerun()

@@ -1,0 +1,268 @@
+"""The studio driven headless with Streamlit's AppTest: every page, the whole flow, and every bad input's message.
+
+Real voices (espeak), real stages and artifact store; the base and motion backends are the cheap contract-exact
+ones of `tests/render_backends.py` so a render takes a fraction of a second. Background jobs are real threads:
+the tests wait for them through the job manager, as the page's progress panel would.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from deepstory_core import render, video
+from deepstory_core.cast import CastEntry
+from deepstory_core.jobs import ProjectLock, job_manager
+from deepstory_core.project import Project, create_project
+from tests import render_backends
+
+REPO = Path(__file__).resolve().parents[1]
+STORY = "Alice: Hello there, Bob.\nBob: Hi! Lovely day.\nAlice: It is.\n"
+
+
+def _png(image: np.ndarray) -> bytes:
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+    assert ok
+    return data.tobytes()
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch) -> Path:
+    monkeypatch.setenv("DEEPSTORY_PROJECTS", str(tmp_path / "projects"))
+    render_backends.register()
+    return tmp_path / "projects"
+
+
+@pytest.fixture
+def project(home) -> Project:
+    """A tiny two-speaker project (aligned 128×96 test faces, cheap base/motion backends, short chunks)."""
+    project = create_project("Test story", home)
+    project.settings = project.settings.with_changes(base_backend="cheap", motion_backend="cheap",
+                                                     line_start_pause=0.1)
+    project.set_story(STORY)
+    for speaker, seed, voice in (("Alice", 1, "espeak:en-us+f2"), ("Bob", 2, "espeak:en+m7")):
+        project.cast[speaker] = CastEntry(voice, project.add_upload(_png(render_backends.face_image(seed)), "f.png"))
+    project.save()
+    return project
+
+
+def _app(page: str | None = None) -> AppTest:
+    at = AppTest.from_file(str(REPO / "studio.py"), default_timeout=60)
+    at.run()
+    if page:
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+    _no_exception(at)
+    return at
+
+
+def _no_exception(at: AppTest) -> None:
+    assert not at.exception, [e.value for e in at.exception]
+
+
+def _wait(at: AppTest, project: Project) -> None:
+    """Let the background job finish, then rerun the page (what the progress panel does on its own)."""
+    status = job_manager().wait(project.root, timeout=60)
+    assert status is not None and status.state == "done", status
+    at.run()
+    _no_exception(at)
+
+
+def _errors(at: AppTest) -> list[str]:
+    return [e.value for e in at.error]
+
+
+def _button(at: AppTest, label: str):
+    matches = [b for b in at.button if b.label == label]
+    assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
+    return matches[0]
+
+
+# -- pages ---------------------------------------------------------------------------------------------------------
+def test_every_page_renders_without_errors(project):
+    at = _app()
+    for page in ("story", "cast", "voices", "base", "animate", "export", "models"):
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        _no_exception(at)
+        assert not _errors(at), (page, _errors(at))
+    # the models page lists the neural backends as missing with the file to put where
+    assert any("data/sda/grid.dat" in str(row) for row in at.dataframe[0].value.to_dict("records"))
+
+
+def test_fresh_install_opens_the_demo_story(home):
+    at = _app()
+    assert not _errors(at)
+    projects = [p for p in home.iterdir() if (p / "project.json").is_file()]
+    assert len(projects) == 1
+    demo = Project.open(projects[0])
+    assert demo.speakers() == ["Alice", "Bob"] and len(demo.sentence_rows) > 5
+    assert all(entry.portrait for entry in demo.cast.values())
+    at.switch_page("pages/cast.py")
+    at.run()
+    _no_exception(at)
+    assert not _errors(at)
+    assert any("Face found" in str(img.proto) for img in at.get("image")), "the detected face box is shown"
+
+
+def test_story_parse_and_speaker_edit(project):
+    at = _app("story")
+    at.text_area(key="story_text").set_value("Alice: Who are you?\nBob: A friend. Truly.\nThe night fell.\n")
+    _button(at, "Parse story").click()
+    at.run()
+    _no_exception(at)
+    reopened = Project.open(project.root)
+    assert [r["speaker"] for r in reopened.sentence_rows] == ["Alice", "Bob", "Bob", "Narrator"]
+
+    # the writer gives the narration to Bob in the table, then saves
+    at.session_state["sentence_editor"] = {"edited_rows": {3: {"speaker": "Bob"}}, "added_rows": [],
+                                           "deleted_rows": []}
+    at.run()
+    _button(at, "Save table").click()
+    at.run()
+    _no_exception(at)
+    assert [r["speaker"] for r in Project.open(project.root).sentence_rows] == ["Alice", "Bob", "Bob", "Bob"]
+
+    # rename a speaker
+    at.selectbox(key="rename_from").set_value("Bob")
+    at.text_input(key="rename_to").set_value("Robert")
+    at.run()
+    at.button(key="rename_speaker").click()
+    at.run()
+    _no_exception(at)
+    assert Project.open(project.root).speakers() == ["Alice", "Robert"]
+
+
+def test_synthesise_render_retry_export(project):
+    at = _app("voices")
+    at.button(key="synthesise_all").click()
+    at.run()
+    _wait(at, project)
+    assert len(at.get("audio")) == 4, "one player per sentence"
+    assert any("<svg" in str(e.proto) for e in at.get("html")), "the timeline is drawn"
+    plan_table = at.dataframe[0].value
+    assert list(plan_table["speaker"]) == ["Alice", "Bob", "Bob", "Alice"] or len(plan_table) >= 3
+
+    # render chunk 1's base, then its clip
+    at.switch_page("pages/base.py")
+    at.run()
+    at.button(key="base-render-0").click()
+    at.run()
+    _wait(at, project)
+    statuses = render.chunk_status(Project.open(project.root))
+    assert [s.base for s in statuses] == [True] + [False] * (len(statuses) - 1)
+    assert len(at.get("video")) == 1, "the rendered base is previewed"
+
+    at.switch_page("pages/animate.py")
+    at.run()
+    at.button(key="animate-render-all").click()
+    at.run()
+    _wait(at, project)
+    before = render.chunk_status(Project.open(project.root))
+    assert all(s.clip for s in before)
+    assert len(at.get("video")) == len(before)
+
+    # retry chunk 1: its seed and clip change, the other chunks keep theirs
+    clip_bytes = before[0].clip_path.read_bytes()
+    at.button(key="animate-retry-0").click()
+    at.run()
+    _wait(at, project)
+    after = render.chunk_status(Project.open(project.root))
+    assert after[0].seed != before[0].seed
+    assert after[0].clip_path != before[0].clip_path and after[0].clip_path.is_file()
+    assert after[0].clip_path.read_bytes() != clip_bytes
+    assert [(s.seed, s.clip_path) for s in after[1:]] == [(s.seed, s.clip_path) for s in before[1:]]
+    assert all(s.clip_path.stat().st_mtime_ns == b.clip_path.stat().st_mtime_ns for s, b in zip(after[1:], before[1:]))
+
+    # export: the video plays in the page, mp4 and srt can be downloaded
+    at.switch_page("pages/export.py")
+    at.run()
+    at.button(key="export").click()
+    at.run()
+    _wait(at, project)
+    exported = render.export_path(project)
+    assert exported.is_file() and exported.with_suffix(".srt").is_file()
+    video_s, audio_s = video.stream_durations(exported)
+    frames = sum(s.num_frames for s in after)
+    assert abs(video_s - frames / 25) < 0.05 and abs(audio_s - video_s) < 0.1
+    assert len(at.get("video")) == 1
+    assert {b.proto.label for b in at.get("download_button")} >= {"⬇ Download mp4", "⬇ Download srt"}
+
+
+# -- bad input reaches the user as one readable line ---------------------------------------------------------------
+def test_empty_story_and_non_utf8_upload(project):
+    at = _app("story")
+    at.text_area(key="story_text").set_value("   \n")
+    _button(at, "Parse story").click()
+    at.run()
+    _no_exception(at)
+    assert any("The story is empty" in e for e in _errors(at))
+    at.file_uploader(key="story_upload").set_value(("story.txt", b"\xff\xfeA\x00l\x00", "text/plain"))
+    _button(at, "Parse story").click()
+    at.run()
+    _no_exception(at)
+    assert any("UTF-8" in e for e in _errors(at))
+    assert Project.open(project.root).story_text == STORY, "nothing was lost"
+
+
+def test_portrait_without_face_and_not_an_image(project):
+    at = _app("cast")
+    at.radio(key="portrait-source-0").set_value("Upload")
+    at.run()
+    blank = np.full((300, 240, 3), 128, np.uint8)
+    at.file_uploader(key="upload-0").set_value(("blank.png", _png(blank), "image/png"))
+    at.run()
+    _no_exception(at)
+    assert any("No face found" in e for e in _errors(at))
+    at.file_uploader(key="upload-0").set_value(("face.png", b"not an image at all", "image/png"))
+    at.run()
+    _no_exception(at)
+    assert any("not an image" in e for e in _errors(at))
+
+
+def test_unknown_voice(project):
+    project.cast["Bob"] = CastEntry("espeak:xx-no-such-voice", project.cast["Bob"].portrait)
+    project.save()
+    at = _app("cast")
+    assert any("Unknown voice id 'espeak:xx-no-such-voice'" in e for e in _errors(at))
+    at.switch_page("pages/voices.py")
+    at.run()
+    _no_exception(at)
+    assert any("xx-no-such-voice" in e for e in _errors(at))
+
+
+def test_missing_weights_are_explained(project):
+    project.settings = project.settings.with_changes(base_backend="sda")
+    project.save()
+    at = _app("base")
+    assert not _errors(at)
+    assert any("sda" in w.value and "grid.dat" in w.value for w in at.warning)
+    assert any("grid.dat" in c.value for c in at.caption)
+
+
+def test_corrupt_project_file(project):
+    at = _app()
+    project.project_file.write_text("{ this is not json", encoding="utf-8")
+    at.run()
+    _no_exception(at)
+    assert any("damaged" in e and "project.json" in e for e in _errors(at))
+
+
+def test_job_conflict_with_another_process(project):
+    at = _app("animate")
+    lock = ProjectLock(project.root)     # what a second studio or a CLI render holds while it runs
+    assert lock.acquire()
+    try:
+        at.button(key="animate-render-all").click()
+        at.run()
+        _no_exception(at)
+        assert any("Another process" in w.value for w in at.warning)
+    finally:
+        lock.release()
+    assert job_manager().status(project.root) is None or not job_manager().status(project.root).running

@@ -1,0 +1,187 @@
+"""The per-chunk workbench shared by the Base and Animate pages: backend choice, "render all", and per chunk a
+preview, its status, "render" and "retry (new seed)". Every long action runs as the project's background job."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import streamlit as st
+
+from deepstory_core import render
+from deepstory_core.progress import ProgressEvent
+from deepstory_core.project import Project
+from deepstory_core.sentence_audio import sentence_audio
+from ui.session import require_project
+from ui.widgets import guarded, job_panel, job_running, start_job
+
+PER_PAGE = 10
+_NEURAL = {"sda": "sda", "fom": "fom"}
+_LABELS = {"builtin": "Built-in (no download)", "sda": "SDA (Speech-Driven Animation)",
+           "fom": "FOM (First Order Motion Model)"}
+
+
+@dataclass(frozen=True)
+class StageView:
+    stage: str              # "base" | "animate"
+    title: str
+    setting: str            # the Settings field holding the backend name
+    table: dict             # render.BASE_BACKENDS or render.MOTION_BACKENDS
+
+
+BASE = StageView("base", "Base", "base_backend", render.BASE_BACKENDS)
+ANIMATE = StageView("animate", "Animate", "motion_backend", render.MOTION_BACKENDS)
+
+
+def backend_availability(name: str) -> tuple[bool, str]:
+    """(usable, why not) from the model registry; built-in and test backends need no files."""
+    if name not in _NEURAL:
+        return True, ""
+    from deepstory_core import registry
+
+    try:
+        result = registry.check(registry.entry(_NEURAL[name]))
+    except KeyError:
+        return False, f"{name} is not in the model registry."
+    return result.ready, " ".join(part for part in (result.message, result.fix) if part)
+
+
+def backend_picker(project: Project, view: StageView) -> str:
+    """A select of the usable backends (saved into the project); unusable ones are listed with the reason."""
+    current = getattr(project.settings, view.setting)
+    usable, unusable = [], {}
+    for name in view.table:
+        ok, why = backend_availability(name)
+        (usable.append(name) if ok else unusable.__setitem__(name, why))
+    if current not in usable:
+        if current in unusable:
+            st.warning(f"The chosen {view.title.lower()} backend **{current}** is not usable: {unusable[current]}. "
+                       f"Using {usable[0]} instead.")
+        current = usable[0]
+    chosen = st.selectbox(f"{view.title} backend", usable, index=usable.index(current),
+                          format_func=lambda n: _LABELS.get(n, n), key=f"{view.stage}_backend",
+                          disabled=job_running(project.root))
+    for name, why in unusable.items():
+        st.caption(f"⛔ {_LABELS.get(name, name)} — unavailable: {why}")
+    if chosen != getattr(project.settings, view.setting):
+        project.settings = project.settings.with_changes(**{view.setting: chosen})
+        project.save()
+    return chosen
+
+
+def _render_all_work(root: Path, view: StageView):
+    def work(progress, cancel):
+        project = Project.open(root)
+        if view.stage == "animate":
+            return render.render_story(project, progress, cancel, only_chunks=range(_chunk_count(project)))
+        total = _chunk_count(project)
+        for index in range(total):
+            progress(ProgressEvent("base", index, total, f"chunk {index + 1} of {total}"))
+            render.render_chunk(project, index, "base", cancel=cancel)
+        progress(ProgressEvent("base", total, total, "done"))
+        return total
+
+    return work
+
+
+def _chunk_count(project: Project) -> int:
+    return len(render.chunk_status(project))
+
+
+def _chunk_work(root: Path, index: int, stage: str, retry: bool):
+    def work(progress, cancel):
+        project = Project.open(root)
+        action = render.retry_chunk if retry else render.render_chunk
+        return action(project, index, stage, progress, cancel)
+
+    return work
+
+
+def _voices_missing(project: Project) -> int:
+    rows = guarded(sentence_audio, project)
+    if rows is None:
+        return -1
+    problems = [row.problem for row in rows if row.problem]
+    if problems:
+        st.error(problems[0])
+        return -1
+    return sum(not row.ready for row in rows)
+
+
+def _preview(project: Project, status: render.ChunkStatus, view: StageView) -> None:
+    from deepstory_core.preview import base_preview, clip_preview
+
+    exists = status.base if view.stage == "base" else status.clip
+    if not exists:
+        st.caption("Not rendered yet.")
+        return
+    make = base_preview if view.stage == "base" else clip_preview
+    path = guarded(make, project, status.base_path if view.stage == "base" else status.clip_path,
+                   status.content_key)
+    if path is not None:
+        st.video(str(path))
+
+
+def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, busy: bool) -> None:
+    """One chunk: preview | speaker, length, seed, state | render, retry."""
+    done = status.base if view.stage == "base" else status.clip
+    with st.container(border=True):
+        left, middle, right = st.columns([2, 3, 2], vertical_alignment="center")
+        with left:
+            _preview(project, status, view)
+        with middle:
+            st.markdown(f"**Chunk {status.index + 1}** · {status.speaker}")
+            state = "✅ rendered" if done else ("🟡 base ready" if view.stage == "animate" and status.base else "⬜ not rendered")
+            st.caption(f"{status.num_frames / 25:.1f} s · {status.num_frames} frames · seed {status.seed} · {state}")
+        with right:
+            if st.button("Render", key=f"{view.stage}-render-{status.index}", disabled=busy or done,
+                         width="stretch"):
+                if start_job(project.root, f"{view.stage} chunk {status.index + 1}",
+                             _chunk_work(project.root, status.index, view.stage, retry=False)):
+                    st.rerun()
+            if st.button("Retry (new seed)", key=f"{view.stage}-retry-{status.index}", disabled=busy,
+                         width="stretch", help="Draws a new seed for this chunk and renders it again; "
+                                                        "the other chunks are kept."):
+                if start_job(project.root, f"{view.stage} retry chunk {status.index + 1}",
+                             _chunk_work(project.root, status.index, view.stage, retry=True)):
+                    st.rerun()
+
+
+def stage_page(view: StageView, icon: str, intro: str) -> None:
+    """The whole Base / Animate page."""
+    st.header(f"{icon} {view.title}")
+    st.caption(intro)
+    project = require_project()
+    if not project.sentence_rows:
+        st.info("The project has no sentences yet: paste a story on the **Story** page first.")
+        st.stop()
+    busy = job_running(project.root)
+    backend_picker(project, view)
+    job_panel(project.root, key=f"{view.stage}-job")
+
+    missing = _voices_missing(project)
+    if missing < 0:
+        st.stop()
+    if missing:
+        st.info(f"{missing} sentence(s) have no audio yet: synthesise the voices on the **Voices** page first "
+                f"(or press **Render all**, which does it).")
+    statuses = guarded(render.chunk_status, project) if not missing else []
+    if statuses is None:
+        st.stop()
+    done = sum(s.base if view.stage == "base" else s.clip for s in statuses)
+    top_left, top_right = st.columns([3, 1], vertical_alignment="center")
+    if statuses:
+        top_left.progress(done / len(statuses), text=f"{done} of {len(statuses)} chunks rendered")
+    if top_right.button("Render all", key=f"{view.stage}-render-all", type="primary", disabled=busy,
+                        width="stretch"):
+        if start_job(project.root, f"{view.stage} all", _render_all_work(project.root, view)):
+            st.rerun()
+    if not statuses:
+        st.stop()
+    pages = max(1, -(-len(statuses) // PER_PAGE))
+    page = 1
+    if pages > 1:
+        page = st.number_input(f"Page (of {pages}, {PER_PAGE} chunks each)", 1, pages, 1, key=f"{view.stage}-page")
+    for status in statuses[(page - 1) * PER_PAGE: page * PER_PAGE]:
+        chunk_row(project, status, view, busy)
+
