@@ -17,16 +17,16 @@ from deepstory_core.project import list_projects
 from ui import session
 from ui.models import model_cache
 
-st.set_page_config(page_title="Deepstory Studio", page_icon="🎬", layout="wide")
+st.set_page_config(page_title="Deepstory Studio", page_icon=":material/movie:", layout="wide")
 
 PAGES = [
-    st.Page("pages/story.py", title="Story", icon="📝", default=True),
-    st.Page("pages/cast.py", title="Cast", icon="🎭"),
-    st.Page("pages/voices.py", title="Voices", icon="🗣️"),
-    st.Page("pages/base.py", title="Base", icon="🙂"),
-    st.Page("pages/animate.py", title="Animate", icon="🎞️"),
-    st.Page("pages/export.py", title="Export", icon="📦"),
-    st.Page("pages/models.py", title="Models", icon="🧠"),
+    st.Page("pages/story.py", title="Story", icon=":material/edit_note:", default=True),
+    st.Page("pages/cast.py", title="Cast", icon=":material/theater_comedy:"),
+    st.Page("pages/voices.py", title="Voices", icon=":material/record_voice_over:"),
+    st.Page("pages/base.py", title="Base", icon=":material/face:"),
+    st.Page("pages/animate.py", title="Animate", icon=":material/animation:"),
+    st.Page("pages/export.py", title="Export", icon=":material/movie:"),
+    st.Page("pages/models.py", title="Models", icon=":material/memory:"),
 ]
 
 

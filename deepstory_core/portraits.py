@@ -19,7 +19,12 @@ import numpy as np
 from .atomic import atomic_path
 from .errors import InputError
 
-PORTRAITS_DIR = Path(os.environ.get("DEEPSTORY_PORTRAITS_DIR", Path(__file__).resolve().parents[1] / "data" / "portraits"))
+DEFAULT_PORTRAITS_DIR = Path(__file__).resolve().parents[1] / "data" / "portraits"
+
+
+def portraits_dir() -> Path:
+    """`data/portraits/` of the install; DEEPSTORY_PORTRAITS_DIR overrides it (tests, read-only installs)."""
+    return Path(os.environ.get("DEEPSTORY_PORTRAITS_DIR", DEFAULT_PORTRAITS_DIR))
 BUILTIN_PREFIX = "builtin:"
 
 
@@ -63,7 +68,7 @@ _BUILDERS: dict[str, tuple[str, Callable[[], np.ndarray]]] = {
 
 
 def _ensure(portrait_id: str) -> Path:
-    path = PORTRAITS_DIR / f"{portrait_id}.png"
+    path = portraits_dir() / f"{portrait_id}.png"
     if not path.is_file():
         rgb = _BUILDERS[portrait_id][1]()
         with atomic_path(path) as tmp:

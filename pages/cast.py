@@ -17,7 +17,7 @@ from ui.widgets import guarded
 SAMPLE_TEXT = "Hello! This is how I sound when I tell your story."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
 
-st.header("🎭 Cast")
+st.header("Cast")
 project = require_project()
 speakers = project.speakers()
 if not speakers:

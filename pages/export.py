@@ -13,7 +13,7 @@ from deepstory_core.stages.export import subtitles_path
 from ui.session import require_project
 from ui.widgets import job_panel, job_running, start_job
 
-st.header("📦 Export")
+st.header("Export")
 project = require_project()
 if not project.sentence_rows:
     st.info("The project has no sentences yet: paste a story on the **Story** page first.")

@@ -6,7 +6,7 @@ import streamlit as st
 
 from deepstory_core import registry
 
-st.header("🧠 Models")
+st.header("Models")
 st.caption("Missing weights are a normal state: the built-in backends work without any download. Put the files "
            "exactly where the table says, then press **Check again**.")
 

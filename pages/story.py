@@ -9,7 +9,7 @@ from deepstory_core.story import decode_story
 from ui.session import require_project
 from ui.widgets import attempt, guarded
 
-st.header("📝 Story")
+st.header("Story")
 project = require_project()
 
 with st.form("story_form"):

@@ -17,7 +17,7 @@ from ui.widgets import guarded, job_panel, job_running, start_job
 
 PER_PAGE = 15
 
-st.header("🗣️ Voices")
+st.header("Voices")
 project = require_project()
 if not project.sentence_rows:
     st.info("The project has no sentences yet: paste a story on the **Story** page first.")

@@ -147,9 +147,9 @@ def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, bus
                     st.rerun()
 
 
-def stage_page(view: StageView, icon: str, intro: str) -> None:
+def stage_page(view: StageView, intro: str) -> None:
     """The whole Base / Animate page."""
-    st.header(f"{icon} {view.title}")
+    st.header(view.title)
     st.caption(intro)
     project = require_project()
     if not project.sentence_rows:

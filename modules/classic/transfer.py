@@ -20,6 +20,7 @@ import numpy as np
 from modules.face import canonical
 from modules.face.align import FaceGeometry, aligned_matrix, analyze_portrait, clip_matrix, warp_similarity
 from modules.face.image import to_rgb_uint8
+from modules.face.mouth import locate_mouth
 
 CLIP_SIZE = 256
 FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
@@ -39,10 +40,14 @@ def _ellipse_mask(centre: tuple[float, float], axes: tuple[float, float], hard: 
 
 # Face region that may move: brows to below the chin, cheek to cheek (aligned frame, see canonical.py).
 FACE_MASK = _ellipse_mask((50.0, 76.0), (38.0, 50.0), 0.55)
-# Where mouth interior may be carried over, and the skin ring around it used for colour matching.
-MOUTH_MASK = _ellipse_mask((canonical.MOUTH_CENTER[0], canonical.MOUTH_CENTER[1] + 3), (19.0, 14.0), 0.5)
-SKIN_RING = (_ellipse_mask((canonical.MOUTH_CENTER[0], canonical.MOUTH_CENTER[1] + 2), (30.0, 24.0), 0.8) > 0.5) & (
-    MOUTH_MASK < 0.05)
+
+
+def mouth_masks(mouth: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """Where mouth interior may be carried over (soft), and the skin ring around it used for colour matching."""
+    mx, my = mouth
+    mask = _ellipse_mask((mx, my + 3), (19.0, 14.0), 0.5)
+    ring = (_ellipse_mask((mx, my + 2), (30.0, 24.0), 0.8) > 0.5) & (mask < 0.05)
+    return mask, ring
 
 
 @dataclass
@@ -58,6 +63,8 @@ class _Target:
     grid_y: np.ndarray
     mouth: tuple[int, int, int, int]  # sub-box of the ROI (ROI coordinates) where the mouth may be pasted
     portrait_aligned: np.ndarray      # float32 aligned portrait, for colour matching
+    aligned_to_target: np.ndarray     # 2×3
+    mouth_mask: np.ndarray            # aligned-frame soft mask, placed at the driving face's mouth
 
 
 def _build_target(image: np.ndarray, aligned_to_target: np.ndarray, portrait_aligned: np.ndarray) -> _Target:
@@ -76,14 +83,23 @@ def _build_target(image: np.ndarray, aligned_to_target: np.ndarray, portrait_ali
     inv = cv2.invertAffineTransform(aligned_to_target)
     map_x = (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]).astype(np.float32)
     map_y = (inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2]).astype(np.float32)
-    my, mx = np.nonzero(MOUTH_MASK > 0)
-    mc = np.array([[mx.min(), my.min()], [mx.max() + 1, my.min()], [mx.min(), my.max() + 1],
-                   [mx.max() + 1, my.max() + 1]], dtype=np.float64) @ aligned_to_target[:, :2].T + aligned_to_target[:, 2]
+    return _Target(image, (int(x0), int(y0), int(x1), int(y1)), map_x, map_y, aligned_to_target[:, :2].astype(np.float32),
+                   gx, gy, (0, 0, 0, 0), portrait_aligned.astype(np.float32), aligned_to_target,
+                   np.zeros(canonical.ALIGNED_SHAPE, np.float32))
+
+
+def _set_mouth(t: _Target, mouth: tuple[float, float]) -> np.ndarray:
+    """Place the mouth masks at the driving face's mouth; returns the skin ring for colour matching."""
+    t.mouth_mask, ring = mouth_masks(mouth)
+    my, mx = np.nonzero(t.mouth_mask > 0)
+    corners = np.array([[mx.min(), my.min()], [mx.max() + 1, my.min()], [mx.min(), my.max() + 1],
+                        [mx.max() + 1, my.max() + 1]], dtype=np.float64)
+    mc = corners @ t.aligned_to_target[:, :2].T + t.aligned_to_target[:, 2]
+    x0, y0, x1, y1 = t.roi
     bx0, by0 = np.floor(mc.min(0)).astype(int) - 1
     bx1, by1 = np.ceil(mc.max(0)).astype(int) + 1
-    mouth = (max(0, bx0 - x0), max(0, by0 - y0), max(0, min(x1, bx1) - x0), max(0, min(y1, by1) - y0))
-    return _Target(image, (int(x0), int(y0), int(x1), int(y1)), map_x, map_y, aligned_to_target[:, :2].astype(np.float32),
-                   gx, gy, mouth, portrait_aligned.astype(np.float32))
+    t.mouth = (max(0, bx0 - x0), max(0, by0 - y0), max(0, min(x1, bx1) - x0), max(0, min(y1, by1) - y0))
+    return ring
 
 
 class BuiltinMotionTransfer:
@@ -136,7 +152,8 @@ class BuiltinMotionTransfer:
                 gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
                 if first_gray is None:
                     first_gray, first_rgb = gray, frame.astype(np.float32)
-                    gain = _colour_gain(target.portrait_aligned, first_rgb)
+                    ring = _set_mouth(target, locate_mouth(frame))
+                    gain = _colour_gain(target.portrait_aligned, first_rgb, ring)
                 out.append(self._render(target, dis, gray, frame, first_gray, first_rgb, gain, base_x, base_y))
                 if full_frame and len(out) * frame_bytes >= FULL_FRAME_BATCH_BYTES:
                     yield np.stack(out)
@@ -167,7 +184,7 @@ class BuiltinMotionTransfer:
         predicted = cv2.remap(first_rgb, base_x + flow[:, :, 0], base_y + flow[:, :, 1], cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         residual = np.abs(frame.astype(np.float32) - predicted).max(axis=2)
-        alpha = np.clip((residual - 12.0) / 28.0, 0.0, 1.0) * MOUTH_MASK
+        alpha = np.clip((residual - 12.0) / 28.0, 0.0, 1.0) * t.mouth_mask
         if float(alpha.max()) < 0.02:
             return
         alpha = cv2.GaussianBlur(alpha, (0, 0), 1.2)
@@ -205,8 +222,8 @@ def _as_aligned(frame: np.ndarray) -> np.ndarray:
     return frame
 
 
-def _colour_gain(portrait_aligned: np.ndarray, driving_first: np.ndarray) -> np.ndarray:
+def _colour_gain(portrait_aligned: np.ndarray, driving_first: np.ndarray, ring: np.ndarray) -> np.ndarray:
     """Per-channel gain taking the driving face's skin around the mouth to the portrait's."""
-    p = portrait_aligned[SKIN_RING].mean(axis=0)
-    d = driving_first[SKIN_RING].mean(axis=0)
+    p = portrait_aligned[ring].mean(axis=0)
+    d = driving_first[ring].mean(axis=0)
     return np.clip(p / np.maximum(d, 1.0), 0.5, 2.0).astype(np.float32)

@@ -1,0 +1,51 @@
+"""Built-in portraits: made from images shipped in scikit-image, stored atomically, faces findable; uploads load."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+
+from deepstory_core.errors import InputError
+
+
+@pytest.fixture()
+def portraits(tmp_path, monkeypatch):
+    monkeypatch.setenv("DEEPSTORY_PORTRAITS_DIR", str(tmp_path / "portraits"))
+    import deepstory_core.portraits as module
+    return module
+
+
+def test_builtin_portraits_are_prepared_and_distinct(portraits, tmp_path):
+    infos = portraits.builtin_portraits()
+    assert len(infos) >= 2 and len({i.id for i in infos}) == len(infos)
+    from modules.face.align import analyze_portrait
+
+    images = []
+    for info in infos:
+        assert info.path.parent == tmp_path / "portraits" and info.path.is_file() and info.label
+        img = portraits.load_portrait(f"builtin:{info.id}")
+        assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3 and min(img.shape[:2]) >= 256
+        geometry = analyze_portrait(img)
+        assert geometry.eye_distance > 30
+        images.append(cv2.resize(img, (64, 64)).astype(np.float32))
+    assert np.abs(images[0] - images[1]).mean() > 20          # not the same picture twice
+    assert not list((tmp_path / "portraits").glob(".*"))     # no temp files left behind
+
+
+def test_load_upload_and_errors(portraits, tmp_path):
+    uploads = tmp_path / "uploads"
+    uploads.mkdir()
+    rgba = np.zeros((40, 30, 4), np.uint8)
+    rgba[..., 2] = 200
+    rgba[..., 3] = 255
+    cv2.imwrite(str(uploads / "me.png"), rgba)
+    img = portraits.load_portrait("me.png", uploads)
+    assert img.shape == (40, 30, 3) and tuple(img[0, 0]) == (200, 0, 0)   # BGR file → RGB
+    (uploads / "broken.jpg").write_bytes(b"not an image")
+    with pytest.raises(InputError, match="not a readable image"):
+        portraits.load_portrait("broken.jpg", uploads)
+    with pytest.raises(InputError, match="does not exist"):
+        portraits.load_portrait("missing.png", uploads)
+    with pytest.raises(InputError, match="no built-in portrait"):
+        portraits.load_portrait("builtin:nobody")
