@@ -22,24 +22,24 @@ def _seconds(value: float) -> str:
     return f"{int(minutes)}:{seconds:04.1f}" if minutes else f"{seconds:.1f} s"
 
 
-def timeline_svg(chunks: Sequence, sample_rate: int, width: int = 1000, bar_height: int = 34) -> str:
+def timeline_svg(chunks: Sequence, sample_rate: int, width: int = 1000, bar_height: int = 44) -> str:
     """SVG of the story: one bar per chunk (x and width proportional to its samples), a legend and a time axis.
 
     `chunks` are `chunks.Chunk`s (speaker, start_sample, num_samples, index, sentence_ids).
     """
     total = sum(chunk.num_samples for chunk in chunks)
     colors = speaker_colors(chunk.speaker for chunk in chunks)
-    legend_height = 22
-    axis_height = 18
+    legend_height = 26
+    axis_height = 22
     height = legend_height + bar_height + axis_height
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 {width} {height}" width="100%" '
-             f'role="img" aria-label="Story timeline" style="font-family: sans-serif; font-size: 12px">']
+             f'role="img" aria-label="Story timeline" style="font-family: sans-serif; font-size: 15px">']
     x = 0
     for speaker, color in colors.items():   # legend
         label = escape(speaker if len(speaker) <= 24 else speaker[:23] + "…")
-        parts.append(f'<rect x="{x}" y="4" width="12" height="12" rx="2" fill="{color}"/>'
-                     f'<text x="{x + 16}" y="14" fill="#888">{label}</text>')
-        x += 28 + 7 * len(label)
+        parts.append(f'<rect x="{x}" y="4" width="14" height="14" rx="2" fill="{color}"/>'
+                     f'<text x="{x + 19}" y="16" fill="#888">{label}</text>')
+        x += 34 + 9 * len(label)
     if total <= 0:
         parts.append("</svg>")
         return "".join(parts)
@@ -54,7 +54,7 @@ def timeline_svg(chunks: Sequence, sample_rate: int, width: int = 1000, bar_heig
                      f'<rect x="{start:.2f}" y="{legend_height}" width="{max(span - 1, 1):.2f}" '
                      f'height="{bar_height}" fill="{colors[chunk.speaker]}" rx="2"/>')
         if span > 22:
-            parts.append(f'<text x="{start + span / 2:.2f}" y="{legend_height + bar_height / 2 + 4}" '
+            parts.append(f'<text x="{start + span / 2:.2f}" y="{legend_height + bar_height / 2 + 5}" '
                          f'text-anchor="middle" fill="#111">{chunk.index + 1}</text>')
         parts.append("</g>")
     duration = total / sample_rate
@@ -65,7 +65,7 @@ def timeline_svg(chunks: Sequence, sample_rate: int, width: int = 1000, bar_heig
         tx = min(width - 1, tick * sample_rate * scale)
         anchor = "start" if tick == 0 else ("end" if tx > width - 30 else "middle")
         parts.append(f'<line x1="{tx:.2f}" y1="{y}" x2="{tx:.2f}" y2="{y + 4}" stroke="#888"/>'
-                     f'<text x="{tx:.2f}" y="{y + 15}" fill="#888" text-anchor="{anchor}">{_seconds(tick)}</text>')
+                     f'<text x="{tx:.2f}" y="{y + 19}" fill="#888" text-anchor="{anchor}">{_seconds(tick)}</text>')
         tick += step
     parts.append("</svg>")
     return "".join(parts)

@@ -88,7 +88,7 @@ unusable = [v for v in voices if not v.available]
 if unusable:
     with st.expander(f"{len(unusable)} voice(s) unavailable"):
         for v in unusable:
-            st.caption(f"⛔ {v.label} ({v.voice_id}): {v.note or 'unavailable'}")
+            st.caption(f":material/block: {v.label} ({v.voice_id}): {v.note or 'unavailable'}")
 
 for number, speaker in enumerate(speakers):
     entry = completed[speaker]
@@ -110,7 +110,7 @@ for number, speaker in enumerate(speakers):
             index = options.index(entry.voice_id) if entry.voice_id in options else None
             voice_id = st.selectbox("Voice", options, index=index, key=f"voice-{number}",
                                     format_func=lambda v: labels.get(v, v), placeholder="Choose a voice")
-            if st.button("▶ Hear a sample", key=f"sample-{number}", disabled=voice_id is None):
+            if st.button("Hear a sample", key=f"sample-{number}", disabled=voice_id is None, icon=":material/play_arrow:"):
                 audio = guarded(_sample, voice_id, SAMPLE_TEXT, sr)
                 if audio is not None:
                     st.audio(audio, sample_rate=sr, autoplay=True)

@@ -45,7 +45,7 @@ if (full_frame, soft) != (settings.full_frame, settings.soft_subtitles) and not 
 
 st.caption(f"Backends: base **{settings.base_backend}**, motion **{settings.motion_backend}** "
            "(change them on the Base and Animate pages). Chunks already rendered are reused.")
-if st.button("Export video", key="export", type="primary", disabled=busy):
+if st.button("Export video", key="export", type="primary", disabled=busy, icon=":material/movie:"):
     if start_job(project.root, "export", _export(project.root)):
         st.rerun()
 job_panel(project.root, key="export-job")
@@ -59,10 +59,10 @@ if video.is_file():
     st.video(str(video))
     d1, d2, _ = st.columns([1, 1, 2])
     with open(video, "rb") as handle:
-        d1.download_button("⬇ Download mp4", handle.read(), file_name=f"{project.root.name}.mp4",
+        d1.download_button("Download mp4", icon=":material/download:", data=handle.read(), file_name=f"{project.root.name}.mp4",
                            mime="video/mp4", key="download_mp4", width="stretch")
     if srt.is_file():
-        d2.download_button("⬇ Download srt", srt.read_bytes(), file_name=f"{project.root.name}.srt",
+        d2.download_button("Download srt", icon=":material/subtitles:", data=srt.read_bytes(), file_name=f"{project.root.name}.srt",
                            mime="application/x-subrip", key="download_srt", width="stretch")
 elif not busy:
     st.info("Nothing exported yet: press **Export video**.")

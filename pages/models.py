@@ -13,8 +13,9 @@ st.caption("Missing weights are a normal state: the built-in backends work witho
 if st.button("Check again", key="recheck"):
     registry.clear_cache()
 
-_ICONS = {registry.READY: "✅ ready", registry.MISSING: "⬜ missing", registry.LFS: "⚠️ git-LFS pointer",
-          registry.CORRUPT: "❌ corrupt", registry.WRONG_LAYOUT: "❌ wrong layout", registry.UNSAFE: "⛔ unsafe"}
+_ICONS = {registry.READY: "ready", registry.MISSING: "missing", registry.LFS: "git-LFS pointer",
+          registry.CORRUPT: "corrupt", registry.WRONG_LAYOUT: "wrong layout", registry.UNSAFE: "unsafe"}
+_MARKS = {registry.READY: ":green[:material/check_circle:]", registry.MISSING: ":gray[:material/radio_button_unchecked:]"}
 
 try:
     checks = registry.check_all()
@@ -32,7 +33,7 @@ st.dataframe(rows, hide_index=True, width="stretch",
 for entry, result in checks:
     if entry.builtin or not entry.files:
         continue
-    with st.expander(f"{_ICONS.get(result.status, result.status)} · {entry.title}"):
+    with st.expander(f"{_MARKS.get(result.status, ':red[:material/error:]')} {entry.title} — {_ICONS.get(result.status, result.status)}"):
         for model_file in entry.files:
             st.markdown(f"- `{registry._display(model_file.path)}` — {model_file.what}")
         if entry.source:

@@ -41,7 +41,7 @@ ready = sum(row.ready for row in rows)
 
 left, right = st.columns([3, 1], vertical_alignment="center")
 left.progress(ready / len(rows), text=f"{ready} of {len(rows)} sentences have audio")
-if right.button("Synthesise all", key="synthesise_all", type="primary", disabled=busy or ready == len(rows),
+if right.button("Synthesise all", key="synthesise_all", type="primary", icon=":material/graphic_eq:", disabled=busy or ready == len(rows),
                 width="stretch"):
     if start_job(project.root, "voices", _synthesise_all(project.root)):
         st.rerun()
@@ -56,7 +56,7 @@ with st.form("cut_size_form", border=False):
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     seconds = c1.number_input(
         "Cut size (seconds)", min_value=1.0, max_value=600.0, step=1.0,
-        value=float(round(project.settings.cut_size_seconds, 1)), key="cut_size_seconds",
+        value=float(round(project.settings.cut_size_seconds, 1)), key="cut_size_seconds", format="%.1f",
         help="A speaker's chunk is closed once it holds more than this much audio (a chunk is never cut inside a "
              "sentence). Shorter chunks: more, smaller clips to render and retry.")
     if c2.form_submit_button("Apply cut size", disabled=busy, width="stretch"):
@@ -69,7 +69,7 @@ with st.form("cut_size_form", border=False):
 if plan is None:
     st.info("The chunk plan appears once every sentence has audio: press **Synthesise all**.")
 else:
-    st.html(timeline_svg(plan.chunks, sr))
+    st.markdown(timeline_svg(plan.chunks, sr), unsafe_allow_html=True)
     st.caption(f"{len(plan.chunks)} chunks · {plan.duration:.1f} s in all")
     st.dataframe(plan_rows(plan.chunks, sr, project.sentences), hide_index=True, width="stretch")
 
@@ -79,7 +79,7 @@ pages = max(1, -(-len(rows) // PER_PAGE))
 page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="voices_page") if pages > 1 else 1
 for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
     with st.container(border=True):
-        text_col, audio_col, button_col = st.columns([4, 3, 1], vertical_alignment="center")
+        text_col, audio_col, button_col = st.columns([5, 4, 2], vertical_alignment="center")
         text_col.markdown(f"**{row.index + 1}. {row.speaker}** — {row.text}")
         text_col.caption(row.voice_id)
         if row.ready:
@@ -88,7 +88,7 @@ for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
                 audio_col.audio(audio, sample_rate=sr)
         else:
             audio_col.caption("no audio yet")
-        if button_col.button("Re-synthesise", key=f"resynth-{row.index}", disabled=busy or row.key is None,
+        if button_col.button("Re-synthesise", key=f"resynth-{row.index}", icon=":material/refresh:", width="stretch", disabled=busy or row.key is None,
                              help="Synthesise this sentence again (its chunk is re-rendered next time)."):
             downstream = []
             if plan is not None:

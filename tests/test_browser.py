@@ -163,6 +163,7 @@ def test_paste_render_export_download(studio):
             _shoot(page, "7-models")
         except Exception:
             _shoot(page, "failure")   # what the page showed when a wait ran out
+            (OUTPUT / "failure.html").write_text(page.content(), encoding="utf-8")
             raise
         finally:
             browser.close()

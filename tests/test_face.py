@@ -157,3 +157,35 @@ def test_landmarks_never_load_without_cached_weights(tmp_path, monkeypatch, astr
     assert not lm.weights_cached()
     assert detect_landmarks(astronaut) is None
     assert lm._model is None
+
+
+def test_landmark_geometry_aligns_through_eyes_nose_and_mouth():
+    """With face-alignment's 68 points (here placed by a known similarity), the fit recovers that similarity."""
+    from modules.face.align import _geometry_from_landmarks
+
+    canon = np.zeros((68, 2))
+    canon[36:42] = canonical.LEFT_EYE
+    canon[42:48] = canonical.RIGHT_EYE
+    canon[30] = canonical.NOSE_TIP
+    canon[48] = canonical.MOUTH_LEFT
+    canon[54] = canonical.MOUTH_RIGHT
+    canon[0:17] = np.linspace((10, 40), (86, 40), 17)     # jaw line, only used for the box
+    angle, scale, shift = math.radians(12), 4.0, np.array([300.0, 150.0])
+    rot = scale * np.array([[math.cos(angle), -math.sin(angle)], [math.sin(angle), math.cos(angle)]])
+    pts = canon @ rot.T + shift
+    g = _geometry_from_landmarks((800, 800), pts.astype(np.float32))
+    assert g.method == "face-alignment" and g.notice is None
+    m = aligned_matrix(g)
+    back = pts[[36, 42, 30, 48, 54]] @ m[:, :2].T + m[:, 2]
+    assert np.abs(back - canon[[36, 42, 30, 48, 54]]).max() < 0.01
+
+
+def test_small_face_in_a_big_photo(astronaut):
+    """A 93 px face in a 1600 px photo with a flat surround: found when shrunk, eyes found again at full size."""
+    canvas = np.full((1600, 1600, 3), 200, np.uint8)
+    canvas[500:1012, 500:1012] = astronaut
+    g = analyze_portrait(canvas)
+    _assert_astronaut_face(g, offset=(500, 500))
+    ref = analyze_portrait(astronaut)
+    assert math.dist(g.left_eye, (ref.left_eye[0] + 500, ref.left_eye[1] + 500)) < 4
+    assert math.dist(g.right_eye, (ref.right_eye[0] + 500, ref.right_eye[1] + 500)) < 4

@@ -62,7 +62,7 @@ def backend_picker(project: Project, view: StageView) -> str:
                           format_func=lambda n: _LABELS.get(n, n), key=f"{view.stage}_backend",
                           disabled=job_running(project.root))
     for name, why in unusable.items():
-        st.caption(f"⛔ {_LABELS.get(name, name)} — unavailable: {why}")
+        st.caption(f":material/block: {_LABELS.get(name, name)} — unavailable: {why}")
     if chosen != getattr(project.settings, view.setting):
         project.settings = project.settings.with_changes(**{view.setting: chosen})
         project.save()
@@ -131,15 +131,16 @@ def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, bus
             _preview(project, status, view)
         with middle:
             st.markdown(f"**Chunk {status.index + 1}** · {status.speaker}")
-            state = "✅ rendered" if done else ("🟡 base ready" if view.stage == "animate" and status.base else "⬜ not rendered")
+            state = (":green[:material/check_circle: rendered]" if done else ":orange[:material/pending: base ready]"
+                     if view.stage == "animate" and status.base else ":gray[:material/radio_button_unchecked: not rendered]")
             st.caption(f"{status.num_frames / 25:.1f} s · {status.num_frames} frames · seed {status.seed} · {state}")
         with right:
-            if st.button("Render", key=f"{view.stage}-render-{status.index}", disabled=busy or done,
+            if st.button("Render", key=f"{view.stage}-render-{status.index}", disabled=busy or done, icon=":material/play_arrow:",
                          width="stretch"):
                 if start_job(project.root, f"{view.stage} chunk {status.index + 1}",
                              _chunk_work(project.root, status.index, view.stage, retry=False)):
                     st.rerun()
-            if st.button("Retry (new seed)", key=f"{view.stage}-retry-{status.index}", disabled=busy,
+            if st.button("Retry (new seed)", key=f"{view.stage}-retry-{status.index}", disabled=busy, icon=":material/casino:",
                          width="stretch", help="Draws a new seed for this chunk and renders it again; "
                                                         "the other chunks are kept."):
                 if start_job(project.root, f"{view.stage} retry chunk {status.index + 1}",
@@ -172,7 +173,7 @@ def stage_page(view: StageView, intro: str) -> None:
     top_left, top_right = st.columns([3, 1], vertical_alignment="center")
     if statuses:
         top_left.progress(done / len(statuses), text=f"{done} of {len(statuses)} chunks rendered")
-    if top_right.button("Render all", key=f"{view.stage}-render-all", type="primary", disabled=busy,
+    if top_right.button("Render all", key=f"{view.stage}-render-all", type="primary", disabled=busy, icon=":material/movie_edit:",
                         width="stretch"):
         if start_job(project.root, f"{view.stage} all", _render_all_work(project.root, view)):
             st.rerun()

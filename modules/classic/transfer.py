@@ -11,6 +11,8 @@ output, so the background is left bit-for-bit untouched and a full-resolution pa
 from __future__ import annotations
 
 import hashlib
+import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Iterable, Iterator
 
@@ -26,7 +28,10 @@ CLIP_SIZE = 256
 FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 FLOW_SMOOTH_SIGMA = 2.0           # aligned px: removes DIS noise on flat skin
-FULL_FRAME_BATCH_BYTES = 96 << 20  # full-resolution batches are split to stay below this
+FULL_FRAME_BATCH_BYTES = 96 << 20
+_GEOMETRY_CACHE: "OrderedDict[str, FaceGeometry]" = OrderedDict()
+_GEOMETRY_LOCK = threading.Lock()
+CLOSE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # full-resolution batches are split to stay below this
 
 
 def _ellipse_mask(centre: tuple[float, float], axes: tuple[float, float], hard: float) -> np.ndarray:
@@ -61,10 +66,9 @@ class _Target:
     lin: np.ndarray            # 2×2: aligned-frame vector → target vector (scales by relative face size)
     grid_x: np.ndarray         # ROI pixel coordinates in the target
     grid_y: np.ndarray
-    mouth: tuple[int, int, int, int]  # sub-box of the ROI (ROI coordinates) where the mouth may be pasted
+    regions: list[tuple[np.ndarray, tuple[int, int, int, int]]]  # carry-over masks (aligned) + their ROI boxes
     portrait_aligned: np.ndarray      # float32 aligned portrait, for colour matching
     aligned_to_target: np.ndarray     # 2×3
-    mouth_mask: np.ndarray            # aligned-frame soft mask, placed at the driving face's mouth
 
 
 def _build_target(image: np.ndarray, aligned_to_target: np.ndarray, portrait_aligned: np.ndarray) -> _Target:
@@ -84,40 +88,57 @@ def _build_target(image: np.ndarray, aligned_to_target: np.ndarray, portrait_ali
     map_x = (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]).astype(np.float32)
     map_y = (inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2]).astype(np.float32)
     return _Target(image, (int(x0), int(y0), int(x1), int(y1)), map_x, map_y, aligned_to_target[:, :2].astype(np.float32),
-                   gx, gy, (0, 0, 0, 0), portrait_aligned.astype(np.float32), aligned_to_target,
-                   np.zeros(canonical.ALIGNED_SHAPE, np.float32))
+                   gx, gy, [], portrait_aligned.astype(np.float32), aligned_to_target)
 
 
-def _set_mouth(t: _Target, mouth: tuple[float, float]) -> np.ndarray:
-    """Place the mouth masks at the driving face's mouth; returns the skin ring for colour matching."""
-    t.mouth_mask, ring = mouth_masks(mouth)
-    my, mx = np.nonzero(t.mouth_mask > 0)
+def _region_box(t: _Target, mask: np.ndarray) -> tuple[int, int, int, int]:
+    """Bounding box (ROI coordinates) of an aligned-frame mask's support mapped into the target."""
+    my, mx = np.nonzero(mask > 0)
     corners = np.array([[mx.min(), my.min()], [mx.max() + 1, my.min()], [mx.min(), my.max() + 1],
                         [mx.max() + 1, my.max() + 1]], dtype=np.float64)
     mc = corners @ t.aligned_to_target[:, :2].T + t.aligned_to_target[:, 2]
     x0, y0, x1, y1 = t.roi
     bx0, by0 = np.floor(mc.min(0)).astype(int) - 1
     bx1, by1 = np.ceil(mc.max(0)).astype(int) + 1
-    t.mouth = (max(0, bx0 - x0), max(0, by0 - y0), max(0, min(x1, bx1) - x0), max(0, min(y1, by1) - y0))
+    return max(0, bx0 - x0), max(0, by0 - y0), max(0, min(x1, bx1) - x0), max(0, min(y1, by1) - y0)
+
+
+def _set_carry_regions(t: _Target, mouth: tuple[float, float]) -> np.ndarray:
+    """Mouth (at the driving face's mouth) and both eyes (blinks): where appearance changes are carried over.
+
+    Returns the skin ring around the mouth, for colour matching.
+    """
+    mouth_mask, ring = mouth_masks(mouth)
+    t.regions = [(mouth_mask, _region_box(t, mouth_mask))]
+    for eye in (canonical.LEFT_EYE, canonical.RIGHT_EYE):
+        mask = _ellipse_mask((eye[0], eye[1] + 1.0), (12.0, 8.0), 0.45)
+        t.regions.append((mask, _region_box(t, mask)))
     return ring
 
 
 class BuiltinMotionTransfer:
     """`MotionTransfer` without weights: works on any base video (built-in or SDA's), far above real time on CPU."""
 
-    def __init__(self, flow_preset: str = "fast", carry_mouth: bool = True) -> None:
+    def __init__(self, flow_preset: str = "fast", carry_over: bool = True) -> None:
         if flow_preset not in FLOW_PRESETS:
             raise ValueError(f"flow_preset must be one of {sorted(FLOW_PRESETS)}")
         self.flow_preset = flow_preset
-        self.carry_mouth = carry_mouth
-        self._geometry_cache: tuple[str, FaceGeometry] | None = None
+        self.carry_over = carry_over
 
-    def geometry(self, portrait: np.ndarray) -> FaceGeometry:
-        """Face geometry of the portrait, remembered for the next chunk of the same portrait."""
+    @staticmethod
+    def geometry(portrait: np.ndarray) -> FaceGeometry:
+        """Face geometry of the portrait, remembered (process-wide, a few portraits) for its next chunks."""
         key = hashlib.sha1(np.ascontiguousarray(portrait).data).hexdigest() + str(portrait.shape)
-        if self._geometry_cache is None or self._geometry_cache[0] != key:
-            self._geometry_cache = (key, analyze_portrait(portrait))
-        return self._geometry_cache[1]
+        with _GEOMETRY_LOCK:
+            if key in _GEOMETRY_CACHE:
+                _GEOMETRY_CACHE.move_to_end(key)
+                return _GEOMETRY_CACHE[key]
+        geometry = analyze_portrait(portrait)
+        with _GEOMETRY_LOCK:
+            _GEOMETRY_CACHE[key] = geometry
+            while len(_GEOMETRY_CACHE) > 8:
+                _GEOMETRY_CACHE.popitem(last=False)
+        return geometry
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], full_frame: bool = False,
                  geometry: FaceGeometry | None = None) -> Iterator[np.ndarray]:
@@ -132,7 +153,7 @@ class BuiltinMotionTransfer:
         portrait_aligned = warp_similarity(rgb, to_aligned, (canonical.ALIGNED_WIDTH, canonical.ALIGNED_HEIGHT))
         from_aligned = np.vstack([cv2.invertAffineTransform(to_aligned), [0, 0, 1]])
         if full_frame:
-            target = _build_target(rgb, to_aligned_inverse(to_aligned), portrait_aligned)
+            target = _build_target(rgb, from_aligned[:2], portrait_aligned)
         else:
             to_clip = clip_matrix(geometry, CLIP_SIZE)
             clip = warp_similarity(rgb, to_clip, (CLIP_SIZE, CLIP_SIZE))
@@ -144,15 +165,21 @@ class BuiltinMotionTransfer:
         ah, aw = canonical.ALIGNED_SHAPE
         base_y, base_x = np.mgrid[0:ah, 0:aw].astype(np.float32)
         frame_bytes = target.image.nbytes
+        mouth_shift: tuple[np.ndarray, np.ndarray] | None = None
         for batch in driving:
             batch = _as_batch(batch)
             out: list[np.ndarray] = []
             for frame in batch:
                 frame = _as_aligned(frame)
+                if first_gray is None:
+                    mouth_shift = _mouth_shift(locate_mouth(frame), locate_mouth(portrait_aligned))
+                if mouth_shift is not None:
+                    frame = cv2.remap(frame, mouth_shift[0], mouth_shift[1], cv2.INTER_LINEAR,
+                                      borderMode=cv2.BORDER_REPLICATE)
                 gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
                 if first_gray is None:
                     first_gray, first_rgb = gray, frame.astype(np.float32)
-                    ring = _set_mouth(target, locate_mouth(frame))
+                    ring = _set_carry_regions(target, locate_mouth(frame))
                     gain = _colour_gain(target.portrait_aligned, first_rgb, ring)
                 out.append(self._render(target, dis, gray, frame, first_gray, first_rgb, gain, base_x, base_y))
                 if full_frame and len(out) * frame_bytes >= FULL_FRAME_BATCH_BYTES:
@@ -173,35 +200,48 @@ class BuiltinMotionTransfer:
         dy = t.lin[1, 0] * f[:, :, 0] + t.lin[1, 1] * f[:, :, 1]
         result = t.image.copy()
         warped = cv2.remap(t.image, t.grid_x + dx, t.grid_y + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if self.carry_mouth:
-            self._paste_mouth(t, warped, flow, frame, first_rgb, gain, base_x, base_y)
+        if self.carry_over:
+            self._carry_over(t, warped, flow, frame, first_rgb, gain, base_x, base_y)
         result[y0:y1, x0:x1] = warped
         return result
 
-    def _paste_mouth(self, t: _Target, warped: np.ndarray, flow: np.ndarray, frame: np.ndarray,
+    def _carry_over(self, t: _Target, warped: np.ndarray, flow: np.ndarray, frame: np.ndarray,
                      first_rgb: np.ndarray, gain: np.ndarray, base_x: np.ndarray, base_y: np.ndarray) -> None:
-        """Carry over what flow cannot explain inside the driving mouth (the opened cavity, teeth)."""
+        """Carry over what flow cannot explain: the opened mouth (cavity, teeth) and closing eyelids."""
         predicted = cv2.remap(first_rgb, base_x + flow[:, :, 0], base_y + flow[:, :, 1], cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
         residual = np.abs(frame.astype(np.float32) - predicted).max(axis=2)
-        alpha = np.clip((residual - 12.0) / 28.0, 0.0, 1.0) * t.mouth_mask
-        if float(alpha.max()) < 0.02:
+        change = np.clip((residual - 8.0) / 16.0, 0.0, 1.0)
+        if float(change.max()) < 0.02:
             return
-        alpha = cv2.GaussianBlur(alpha, (0, 0), 1.2)
-        mx0, my0, mx1, my1 = t.mouth
-        if mx1 <= mx0 or my1 <= my0:
-            return
-        mxs, mys = t.map_x[my0:my1, mx0:mx1], t.map_y[my0:my1, mx0:mx1]
-        a = cv2.remap(alpha, mxs, mys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[:, :, None]
-        src = np.clip(frame.astype(np.float32) * gain, 0, 255)
-        d = cv2.remap(src, mxs, mys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        region = warped[my0:my1, mx0:mx1].astype(np.float32)
-        warped[my0:my1, mx0:mx1] = (region * (1.0 - a) + d * a + 0.5).astype(np.uint8)
+        change = cv2.dilate(change, CLOSE_KERNEL)     # fill the holes where a lid or lip barely differs from skin
+        src: np.ndarray | None = None
+        for mask, (bx0, by0, bx1, by1) in t.regions:
+            alpha = change * mask
+            if float(alpha.max()) < 0.02 or bx1 <= bx0 or by1 <= by0:
+                continue
+            if src is None:
+                src = np.clip(frame.astype(np.float32) * gain, 0, 255)
+            alpha = cv2.GaussianBlur(alpha, (0, 0), 1.2)
+            mxs, mys = t.map_x[by0:by1, bx0:bx1], t.map_y[by0:by1, bx0:bx1]
+            a = cv2.remap(alpha, mxs, mys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[:, :, None]
+            d = cv2.remap(src, mxs, mys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+            region = warped[by0:by1, bx0:bx1].astype(np.float32)
+            warped[by0:by1, bx0:bx1] = (region * (1.0 - a) + d * a + 0.5).astype(np.uint8)
 
 
-def to_aligned_inverse(to_aligned: np.ndarray) -> np.ndarray:
-    """2×3 map aligned frame → portrait pixels."""
-    return cv2.invertAffineTransform(to_aligned)
+def _mouth_shift(driving_mouth: tuple[float, float], portrait_mouth: tuple[float, float]
+                 ) -> tuple[np.ndarray, np.ndarray] | None:
+    """Remap that moves the driving face's mouth onto the portrait's mouth (different identities, e.g. SDA's
+    template or another person): the lower face slides vertically, the eyes stay where they are."""
+    offset = float(np.clip(portrait_mouth[1] - driving_mouth[1], -12.0, 12.0))
+    if abs(offset) < 1.0:
+        return None
+    h, w = canonical.ALIGNED_SHAPE
+    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
+    eyes_y = canonical.EYES_MID[1] + 8.0
+    ramp = np.clip((yy - eyes_y) / (min(portrait_mouth[1], driving_mouth[1]) - 4.0 - eyes_y), 0.0, 1.0)
+    return xx, (yy - offset * ramp).astype(np.float32)
 
 
 def _as_batch(batch: np.ndarray) -> np.ndarray:

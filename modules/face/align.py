@@ -16,7 +16,7 @@ import numpy as np
 from deepstory_core.errors import InputError
 
 from . import canonical
-from .detect import EYE_FRACTIONS, MIN_FACE_PX, Detection, _find_eyes, detect_face, search_scale
+from .detect import EYE_FRACTIONS, Detection, _find_eyes, detect_face, min_face_px
 from .image import to_rgb_uint8
 from .landmarks import DETECTOR_WEIGHTS, LANDMARK_WEIGHTS, detect_landmarks, weights_cached
 
@@ -85,7 +85,7 @@ def analyze_portrait(image: np.ndarray) -> FaceGeometry:
     else:
         notice = FALLBACK_NOTICE
     if detection is None:
-        min_face = math.ceil(max(MIN_FACE_PX / search_scale(size), 40))
+        min_face = max(min_face_px(size), 40)
         raise InputError(
             f"No face found in the portrait ({size[1]}×{size[0]} px). Use a front-facing photo where the face is "
             f"at least {min_face} px wide, or place the face manually."
@@ -114,7 +114,7 @@ def geometry_from_box(image: np.ndarray, box: tuple[float, float, float, float])
     x, y, w, h = (float(v) for v in box)
     if w < 8 or h < 8:
         raise InputError(f"The face box {w:.0f}×{h:.0f} px is too small; draw it around the whole face.")
-    gray = cv2.equalizeHist(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY))
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     eyes = _find_eyes(gray, (x, y, w, h))
     if eyes is None:
         (lx, ly), (rx, ry) = EYE_FRACTIONS

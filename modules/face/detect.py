@@ -19,7 +19,7 @@ SEARCH_ANGLES = (0.0, 14.0, -14.0, 26.0, -26.0)   # rotated copies cover faces t
 MAX_SEARCH_SIDE = 720
 MIN_SEARCH_SIDE = 320
 MIN_FACE_PX = 24                                   # Haar's own window, in the search image
-MIN_FACE_FRACTION = 0.06                           # of the search image's short side: portraits, not crowds
+MIN_FACE_FRACTION = 0.045                          # of the search image's short side: portraits, not crowds
 # Where the eyes sit inside a Haar frontal-face box (fractions of its size), measured on real faces:
 # used when the eye cascades find no pair (closed eyes, glasses, low resolution).
 EYE_FRACTIONS = ((0.295, 0.375), (0.715, 0.38))
@@ -55,6 +55,13 @@ def search_scale(shape: tuple[int, ...]) -> float:
     return 1.0
 
 
+def min_face_px(shape: tuple[int, ...]) -> int:
+    """Smallest face width (original pixels) the frontal search can find in an image of this shape."""
+    scale = search_scale(shape)
+    short = min(shape[0], shape[1]) * scale
+    return int(np.ceil(max(MIN_FACE_PX, MIN_FACE_FRACTION * short) / scale))
+
+
 def detect_face(rgb: np.ndarray) -> Detection | None:
     """Find the most prominent face (and its eyes) in an RGB uint8 image, or None."""
     from .image import to_rgb_uint8
@@ -63,15 +70,26 @@ def detect_face(rgb: np.ndarray) -> Detection | None:
     scale = search_scale(gray_full.shape)
     interp = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
     gray = cv2.resize(gray_full, None, fx=scale, fy=scale, interpolation=interp) if scale != 1 else gray_full
-    gray = cv2.equalizeHist(gray)
     fallback: Detection | None = None
     for angle in SEARCH_ANGLES:
         found = _detect_at_angle(gray, angle)
         if found is not None and found.eyes_found:
             return _to_original(found, scale)
         fallback = fallback or found   # a face without an eye pair: a more rotated copy may show the eyes
-    found = fallback if fallback is not None else _detect_profile(gray)
+    if fallback is not None:
+        return _eyes_at_full_resolution(gray_full, _to_original(fallback, scale), scale)
+    found = _detect_profile(gray)
     return _to_original(found, scale) if found is not None else None
+
+
+def _eyes_at_full_resolution(gray_full: np.ndarray, det: Detection, scale: float) -> Detection:
+    """A big photo was searched shrunk, where the eyes may be too small to find: look again at full size."""
+    if scale >= 1.0 or det.eyes_found or det.angle:
+        return det
+    eyes = _find_eyes(gray_full, det.box)
+    if eyes is None:
+        return det
+    return Detection(det.box, eyes[0], eyes[1], True, det.angle, det.cascade)
 
 
 def _rotation(shape: tuple[int, int], angle: float) -> tuple[np.ndarray, tuple[int, int]]:
@@ -147,6 +165,7 @@ def _find_eyes(gray: np.ndarray, box: tuple[float, float, float, float]) -> tupl
     roi = gray[y0:y1, x0:x1]
     if roi.size == 0:
         return None
+    roi = cv2.equalizeHist(roi)            # local contrast: a bright or flat surround must not wash the eyes out
     zoom = max(1.0, 200.0 / max(1.0, w))          # eye cascades need ~20 px eyes
     if zoom > 1:
         roi = cv2.resize(roi, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)

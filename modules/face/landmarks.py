@@ -5,7 +5,6 @@
 from __future__ import annotations
 
 import inspect
-import os
 import threading
 from pathlib import Path
 
@@ -16,18 +15,6 @@ LANDMARK_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
 
 _lock = threading.Lock()
 _model: object | None = None
-
-
-def checkpoint_dirs() -> list[Path]:
-    """Where torch hub (and so face-alignment) looks for its cached weights."""
-    dirs = []
-    if os.environ.get("TORCH_HOME"):
-        dirs.append(Path(os.environ["TORCH_HOME"]) / "hub" / "checkpoints")
-    xdg = os.environ.get("XDG_CACHE_HOME")
-    if xdg:
-        dirs.append(Path(xdg) / "torch" / "hub" / "checkpoints")
-    dirs.append(Path.home() / ".cache" / "torch" / "hub" / "checkpoints")
-    return dirs
 
 
 def weights_cached() -> bool:
