@@ -16,6 +16,16 @@ from typing import Iterator
 from .errors import StorageError
 
 
+def _current_umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+# mkstemp creates 0600 files; finished files get the permissions a plain open() would give them.
+_FILE_MODE = 0o666 & ~_current_umask()
+
+
 @contextlib.contextmanager
 def atomic_path(destination: str | os.PathLike[str], suffix: str | None = None) -> Iterator[Path]:
     """Yield a temp path beside `destination`; on success move it into place, on error delete it.
@@ -31,6 +41,7 @@ def atomic_path(destination: str | os.PathLike[str], suffix: str | None = None) 
             dir=destination.parent,
         )
         os.close(fd)
+        os.chmod(tmp_name, _FILE_MODE)
     except OSError as err:
         raise StorageError(_describe_os_error(err, destination)) from err
     tmp = Path(tmp_name)

@@ -1,9 +1,10 @@
 """Built-in portraits, so a fresh install can animate a story without any upload or download.
 
-They are made at first use from photographs that ship inside scikit-image (`skimage.data.astronaut()`: Eileen
-Collins, NASA, public domain) and written atomically under `data/portraits/<id>.png`. scikit-image ships only one
-usable frontal face, so the second character is the same photograph mirrored and given a clearly different
-photographic treatment (monochrome film look with grain and a tighter crop).
+They are made at first use from public-domain photographs that ship inside installed packages, and written
+atomically under `data/portraits/<id>.png` (not kept in git):
+  - `eileen`: scikit-image's `data.astronaut()` — Eileen Collins, NASA photograph;
+  - `hopper`: matplotlib's `sample_data/grace_hopper.jpg` — Rear Admiral Grace Hopper, US Navy photograph.
+Two different people, so a two-speaker story (the demo) shows two characters.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import cv2
 import numpy as np
 
 from .atomic import atomic_path
-from .errors import InputError
+from .errors import InputError, ModelUnavailableError
 
 DEFAULT_PORTRAITS_DIR = Path(__file__).resolve().parents[1] / "data" / "portraits"
 
@@ -46,24 +47,24 @@ def _make_eileen() -> np.ndarray:
     return np.ascontiguousarray(_astronaut()[0:400, 96:416])
 
 
-def _make_morgan() -> np.ndarray:
-    """Mirrored, tighter, monochrome silver-gelatin look with fine grain: reads as a different archive photo."""
-    img = _astronaut()[20:360, 140:400][:, ::-1].astype(np.float32)
-    gray = img @ np.array([0.30, 0.59, 0.11], np.float32)
-    gray = np.clip((gray - 128.0) * 1.25 + 118.0, 0, 255)                  # stronger contrast
-    tone = np.stack([gray * 1.0, gray * 0.96, gray * 0.88], axis=2)          # cool-warm silver tone
-    rng = np.random.default_rng(1969)
-    grain = cv2.GaussianBlur(rng.normal(0, 6.0, gray.shape).astype(np.float32), (0, 0), 0.7)[:, :, None]
-    h, w = gray.shape
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    vignette = 1.0 - 0.35 * (((xx - w / 2) / (w / 2)) ** 2 + ((yy - h / 2) / (h / 2)) ** 2)[:, :, None] / 2
-    out = np.clip((tone + grain) * vignette, 0, 255).astype(np.uint8)
-    return cv2.resize(out, (w * 3 // 2, h * 3 // 2), interpolation=cv2.INTER_CUBIC)
+def _make_hopper() -> np.ndarray:
+    """Grace Hopper's portrait as matplotlib ships it (600×512 head and shoulders), read from the package."""
+    try:
+        from matplotlib import cbook
+    except ImportError as exc:
+        raise ModelUnavailableError("The built-in portrait 'hopper' comes from matplotlib, which is not installed; "
+                                    "run `pip install -r requirements.txt`.") from exc
+    with cbook.get_sample_data("grace_hopper.jpg") as f:
+        data = np.frombuffer(f.read(), dtype=np.uint8)
+    bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise OSError("matplotlib's grace_hopper.jpg could not be decoded")
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 _BUILDERS: dict[str, tuple[str, Callable[[], np.ndarray]]] = {
-    "eileen": ("Eileen (colour studio portrait)", _make_eileen),
-    "morgan": ("Morgan (monochrome archive photo)", _make_morgan),
+    "eileen": ("Eileen (astronaut photo, public domain)", _make_eileen),
+    "hopper": ("Grace (portrait photo, public domain)", _make_hopper),
 }
 
 

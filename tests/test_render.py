@@ -199,6 +199,27 @@ def test_render_killed_midway_resumes_to_identical_video(tmp_path, stage):
     assert _finished_files(folder, pattern) == 8
 
 
+def test_cancel_between_batches_keeps_finished_chunks(tmp_path):
+    import threading
+
+    from deepstory_core.progress import Cancelled
+
+    project = _project(tmp_path / "p", 6)
+    cancel = threading.Event()
+
+    def progress(event):
+        if event.stage == "animate" and event.done == 2:
+            cancel.set()  # the user presses stop while the third clip renders
+
+    with pytest.raises(Cancelled):
+        _render(project, progress=progress, cancel=cancel)
+    clips = project.root / "artifacts" / "clip"
+    assert _finished_files(clips, "*.mp4") == 2
+    assert not [p for p in clips.iterdir() if p.name.startswith(".")]
+    resumed = _render(project)
+    assert resumed.rendered == {"base": 0, "animate": 4}
+
+
 def test_portrait_without_a_face_is_named(tmp_path):
     project = _project(tmp_path / "p", 4)
     flat = np.full((300, 240, 3), 128, np.uint8)

@@ -8,7 +8,7 @@ motion transfer downstream sees real texture motion. Per frame:
   3. blinks: the upper lid is drawn down over each eye in the colour of the skin just above it (the eye
      squashed below the lid margin), with a soft lash line;
   4. head motion: one small similarity warp of the whole frame.
-All geometry comes from `modules.face.canonical`; the lip line is refined on the identity image once.
+Geometry comes from `modules.face.canonical`, moved onto the lip line `modules.face.mouth.locate_mouth` finds.
 Work is vectorised over a batch and confined to small regions, so a frame costs well under a millisecond.
 """
 
@@ -20,10 +20,12 @@ import numpy as np
 from deepstory_core.errors import InputError
 from modules.classic.head_motion import motion_matrix
 from modules.face import canonical as C
+from modules.face.mouth import locate_mouth
 
 JAW_DROP_PX = 6.5          # lower-lip drop at full opening
 UPPER_LIP_RATIO = 0.3      # upper lip rises by this share of the jaw drop
 CHIN_RATIO = 0.85          # chin follows the lower lip by this share
+VERTICAL_SCALE_RANGE = (0.7, 1.2)   # eye-to-mouth height vs the canonical face's
 CORNER_OUT_PX = 2.0        # corner shift at width +1 (wide)
 CORNER_IN_PX = 3.0         # corner shift at width −1 (round)
 CAVITY_WIDTH_RATIO = 0.82  # inner lip opening vs corner-to-corner half width
@@ -51,54 +53,52 @@ class FaceRenderer:
         self.height, self.width = C.ALIGNED_SHAPE
         self._prepare_mouth()
         self._eyes = [self._prepare_eye(C.LEFT_EYE), self._prepare_eye(C.RIGHT_EYE)]
-        self.pivot = (float(C.MOUTH_CENTER[0]), float(C.MOUTH_CENTER[1]))   # roll about the mouth
+        self.pivot = self.mouth_center            # roll about the mouth
 
     # ---------- preparation ----------
     def _prepare_mouth(self) -> None:
+        """Mouth geometry placed on this face's real lip line (`locate_mouth`), scaled by its eye-to-mouth height.
+
+        Aligning by the eyes leaves a short face's lips well above the canonical mouth (the astronaut's sit at
+        y≈81, not 90): the canonical mouth shape is moved there, and vertical distances (jaw drop, falloffs)
+        shrink with the eye-to-mouth height so a short face does not get a giant's jaw.
+        """
+        mouth_x, mouth_y = locate_mouth(self.identity)
+        self.mouth_center = (float(mouth_x), float(mouth_y))
         (lx, ly), (rx, ry) = C.MOUTH_LEFT, C.MOUTH_RIGHT
-        self.mouth_x = 0.5 * (lx + rx)
+        self.mouth_x = float(mouth_x)
         self.half_width = 0.5 * (rx - lx)
         slope = (ry - ly) / (rx - lx)
-        offset = self._lip_line_offset(lx, ly, slope)
+        canonical_height = C.MOUTH_CENTER[1] - C.EYES_MID[1]
+        self.vertical_scale = float(np.clip((mouth_y - C.EYES_MID[1]) / canonical_height, *VERTICAL_SCALE_RANGE))
+        s = self.vertical_scale
         x0 = int(max(0, np.floor(self.mouth_x - 2.4 * self.half_width)))
         x1 = int(min(self.width, np.ceil(self.mouth_x + 2.4 * self.half_width)))
-        y0 = int(max(0, np.floor(C.NOSE_TIP[1] + 5)))
+        y0 = int(max(0, np.floor(min(C.NOSE_TIP[1] + 5, mouth_y - 8.0 * s))))
         self.mouth_box = (y0, self.height, x0, x1)
         xs = np.arange(x0, x1, dtype=np.float32)
         ys = np.arange(y0, self.height, dtype=np.float32)
         self._mx = xs - self.mouth_x                                   # (w,) x relative to the mouth centre
-        line = ly + slope * (xs - lx) + offset                         # (w,) lip contact line
+        line = mouth_y + slope * self._mx                              # (w,) lip contact line
         self._line = line
         rel = ys[:, None] - line[None, :]                              # (h, w) rows below the lip line
         self._grid_x, self._grid_y = np.meshgrid(xs, ys)
         self._below = (rel >= 0).astype(np.float32)
-        self._toward_chin = _smoothstep(rel / 14.0) * self._below      # 0 at the lips → 1 at the chin
-        self._upper_falloff = (1.0 - _smoothstep(-rel / 7.0)) * (1.0 - self._below)
+        self._toward_chin = _smoothstep(rel / (14.0 * s)) * self._below   # 0 at the lips → 1 at the chin
+        self._upper_falloff = (1.0 - _smoothstep(-rel / (7.0 * s))) * (1.0 - self._below)
         u = self._mx / (1.45 * self.half_width)
         self._broad = (1.0 - _smoothstep((np.abs(u) - 0.75) / 0.65)).astype(np.float32)  # jaw width profile
         sigma = 0.75
         un = self._mx / self.half_width
         side = un * np.exp((1.0 - un ** 2) / (2.0 * sigma ** 2))
         self._side = side.astype(np.float32)                           # corner shift profile, ±1 at corners
-        self._corner_vertical = np.exp(-(rel / 6.0) ** 2).astype(np.float32)
+        self._corner_vertical = np.exp(-(rel / (6.0 * s)) ** 2).astype(np.float32)
         self._rel = rel.astype(np.float32)
         lip_rows = np.clip(np.round(line).astype(int), 1, self.height - 2)
         inner = np.abs(self._mx) < 0.6 * self.half_width
         cols = np.arange(x0, x1)[inner]
         samples = np.concatenate([self.identity[lip_rows[inner] - 1, cols], self.identity[lip_rows[inner] + 1, cols]])
         self._lip_rgb = samples.reshape(-1, 3).astype(np.float32).mean(axis=0)
-
-    def _lip_line_offset(self, lx: float, ly: float, slope: float) -> float:
-        """Shift (≤ 3 px) of the canonical mouth line onto this face's darkest lip-contact row."""
-        gray = cv2.GaussianBlur(cv2.cvtColor(self.identity, cv2.COLOR_RGB2GRAY).astype(np.float32), (3, 3), 0)
-        offsets = []
-        for x in range(int(self.mouth_x - 0.6 * self.half_width), int(self.mouth_x + 0.6 * self.half_width) + 1):
-            y = ly + slope * (x - lx)
-            rows = np.arange(int(np.floor(y - 3)), int(np.ceil(y + 3)) + 1)
-            rows = rows[(rows >= 0) & (rows < self.height)]
-            if rows.size:
-                offsets.append(rows[int(np.argmin(gray[rows, x]))] - y)
-        return float(np.clip(np.median(offsets), -3.0, 3.0)) if offsets else 0.0
 
     def _prepare_eye(self, centre: tuple[float, float]) -> dict:
         ex, ey = centre
@@ -127,7 +127,7 @@ class FaceRenderer:
         `opening` in [0, 1] scales the jaw drop; `width` in [-1, 1] (round … wide); `blink` in [0, 1] (shut).
         """
         n = len(opening)
-        jaw = np.asarray(opening, np.float32) * JAW_DROP_PX
+        jaw = np.asarray(opening, np.float32) * (JAW_DROP_PX * self.vertical_scale)
         frames = np.repeat(self.identity[None], n, axis=0)
         moving = (jaw > 0.05) | (np.abs(width) > 0.02)
         if moving.any():
