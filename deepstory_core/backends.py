@@ -57,4 +57,7 @@ class MotionTransfer(Protocol):
         self,
         portrait: np.ndarray,              # uint8 (H, W, 3) RGB, any size
         driving: Iterable[np.ndarray],     # batches uint8 (B, 128, 96, 3)
-    ) -> Iterator[np.ndarray]: ...        # batches uint8 (B, 256, 256, 3)
+        *,
+        full_frame: bool = False,          # True: the animated face feathered back into the whole portrait
+    ) -> Iterator[np.ndarray]: ...        # batches uint8 (B, 256, 256, 3), or (B, H, W, 3) with full_frame
+    # A backend that cannot paste back raises InputError (or ModelUnavailableError) when full_frame is asked.

@@ -164,6 +164,7 @@ def test_paste_render_export_download(studio):
         except Exception:
             _shoot(page, "failure")   # what the page showed when a wait ran out
             (OUTPUT / "failure.html").write_text(page.content(), encoding="utf-8")
+            print("buttons at failure:", page.get_by_role("button").all_inner_texts())
             raise
         finally:
             browser.close()

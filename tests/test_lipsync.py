@@ -203,3 +203,25 @@ def test_rejects_a_face_that_is_not_aligned_or_audio_that_is_not_mono(speech, fa
         BuiltinLipSync().animate(speech, np.zeros((256, 256, 3), np.uint8), seed=0)
     with pytest.raises(InputError, match="mono"):
         BuiltinLipSync().animate(np.stack([speech, speech], axis=1), face, seed=0)
+
+
+def test_mouth_opens_at_the_real_lips_of_a_short_face(speech):
+    """Aligned by the eyes, the astronaut's lips sit near y≈81, not at the canonical y=90: the opening must
+    happen where `locate_mouth` finds them, and the collar below the chin must stay put."""
+    from skimage import data
+
+    from modules.face.align import align_face, analyze_portrait
+    from modules.face.mouth import locate_mouth
+
+    photo = data.astronaut()
+    aligned = align_face(photo, analyze_portrait(photo)).image
+    mx, my = locate_mouth(aligned)
+    assert my < C.MOUTH_CENTER[1] - 5, f"astronaut mouth found at y={my:.1f}"
+    frames = render(speech, aligned, seed=3)
+    change = np.abs(frames.astype(np.float32) - frames[:1].astype(np.float32)).mean(axis=(0, 3))   # (128, 96)
+    at_lips = change[int(my) - 5:int(my) + 5, int(mx) - 15:int(mx) + 15].mean()
+    lower = change[int(my) + 5:int(my) + 15, int(mx) - 15:int(mx) + 15].mean()
+    assert at_lips > 2.0 * lower, f"change at the lips {at_lips:.1f} vs 10 px lower {lower:.1f}"
+    rows = change[70:110, int(mx) - 15:int(mx) + 15].mean(axis=1)
+    assert abs(70 + int(np.argmax(rows)) - my) <= 3
+    assert change[122:, :].mean() < 1.0                     # below the chin: the collar does not move

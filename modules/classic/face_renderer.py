@@ -33,7 +33,8 @@ EYE_HALF_WIDTH = 9.5
 EYE_TOP = 3.5              # eye opening spans [eye_y − EYE_TOP, eye_y + EYE_BOTTOM]
 EYE_BOTTOM = 4.0
 LID_SKIN = 2.0             # rows of skin just above the eye whose colour paints the closing lid
-DEEP_CAVITY_RGB = np.array([30.0, 8.0, 12.0], dtype=np.float32)
+DEEP_CAVITY_RGB = np.array([52.0, 16.0, 20.0], dtype=np.float32)   # dim red throat, not a black hole
+TONGUE_RGB = np.array([150.0, 66.0, 68.0], dtype=np.float32)
 TEETH_RGB = np.array([185.0, 175.0, 160.0], dtype=np.float32)
 
 
@@ -85,6 +86,8 @@ class FaceRenderer:
         self._grid_x, self._grid_y = np.meshgrid(xs, ys)
         self._below = (rel >= 0).astype(np.float32)
         self._toward_chin = _smoothstep(rel / (14.0 * s)) * self._below   # 0 at the lips → 1 at the chin
+        chin_rel = (C.CHIN[1] - C.MOUTH_CENTER[1]) * s                 # this face's chin, rows below the lips
+        self._above_neck = (1.0 - _smoothstep((rel - chin_rel) / (8.0 * s))).astype(np.float32)  # collar stays
         self._upper_falloff = (1.0 - _smoothstep(-rel / (7.0 * s))) * (1.0 - self._below)
         u = self._mx / (1.45 * self.half_width)
         self._broad = (1.0 - _smoothstep((np.abs(u) - 0.75) / 0.65)).astype(np.float32)  # jaw width profile
@@ -157,7 +160,7 @@ class FaceRenderer:
         lower_lip = jaw * (1.0 + 0.25 * rounding)
         t = self._toward_chin[None]
         lower_dy = (lower_lip[:, None, None] * lens_lips[:, None, :] * (1.0 - t)
-                    + jaw[:, None, None] * CHIN_RATIO * self._broad[None, None, :] * t)
+                    + jaw[:, None, None] * CHIN_RATIO * self._broad[None, None, :] * t) * self._above_neck[None]
         dy = lower_dy * self._below[None] - upper[:, None, None] * lens_lips[:, None, :] * self._upper_falloff[None]
         dx = corner[:, None, None] * self._side[None, None, :] * self._corner_vertical[None]
         map_x = (self._grid_x[None] - dx).astype(np.float32)
@@ -186,6 +189,8 @@ class FaceRenderer:
         teeth *= np.clip(1.0 - (np.abs(u)[:, None, :] - 0.45) / 0.2, 0.0, 1.0) * 0.4
         teeth *= (1.0 - 0.7 * rounding)[:, None, None]       # pursed lips hide the teeth
         colour = colour + (TEETH_RGB - colour) * teeth[..., None]
+        tongue = _smoothstep((v - 0.55) / 0.35) * np.clip((gap - 3.0) / 3.0, 0.0, 1.0) * (np.abs(u)[:, None, :] < 0.7)
+        colour = colour + (TONGUE_RGB - colour) * (0.35 * tongue)[..., None]     # a hint of tongue in a wide-open mouth
         out = region.astype(np.float32) * (1.0 - alpha[..., None]) + colour * alpha[..., None]
         return np.clip(out + 0.5, 0, 255).astype(np.uint8)
 

@@ -210,14 +210,19 @@ class BuiltinMotionTransfer:
         """Carry over what flow cannot explain: the opened mouth (cavity, teeth) and closing eyelids."""
         predicted = cv2.remap(first_rgb, base_x + flow[:, :, 0], base_y + flow[:, :, 1], cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        residual = np.abs(frame.astype(np.float32) - predicted).max(axis=2)
+        difference = frame.astype(np.float32) - predicted
+        residual = np.abs(difference).max(axis=2)
         change = np.clip((residual - 8.0) / 16.0, 0.0, 1.0)
         if float(change.max()) < 0.02:
             return
         change = cv2.dilate(change, CLOSE_KERNEL)     # fill the holes where a lid or lip barely differs from skin
+        # Mouth: only what got DARKER than the flow predicts (the opened cavity) — lips and skin that flow cannot
+        # follow stay the portrait's own, so another identity's smoothed lips are never pasted over them.
+        darker = np.clip((-difference.mean(axis=2) - 10.0) / 20.0, 0.0, 1.0)
+        mouth_change = cv2.dilate(darker, CLOSE_KERNEL)
         src: np.ndarray | None = None
-        for mask, (bx0, by0, bx1, by1) in t.regions:
-            alpha = change * mask
+        for number, (mask, (bx0, by0, bx1, by1)) in enumerate(t.regions):
+            alpha = (mouth_change if number == 0 else change) * mask
             if float(alpha.max()) < 0.02 or bx1 <= bx0 or by1 <= by0:
                 continue
             if src is None:
