@@ -26,14 +26,21 @@ LIST_VOICES_HINT = "run `python -m deepstory_core voices` to list the voices"
 class CastEntry:
     voice_id: str
     portrait: str | None = None   # an upload's stored name, a built-in portrait id, or a path given by the user
+    face_box: tuple[float, float, float, float] | None = None  # manual face placement (x, y, w, h), portrait px
 
     def to_dict(self) -> dict[str, Any]:
-        return {"voice_id": self.voice_id, "portrait": self.portrait}
+        data: dict[str, Any] = {"voice_id": self.voice_id, "portrait": self.portrait}
+        if self.face_box is not None:
+            data["face_box"] = [float(v) for v in self.face_box]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> "CastEntry":
         portrait = data.get("portrait")
-        return cls(voice_id=str(data["voice_id"]), portrait=None if portrait is None else str(portrait))
+        box = data.get("face_box")
+        face_box = tuple(float(v) for v in box) if isinstance(box, (list, tuple)) and len(box) == 4 else None
+        return cls(voice_id=str(data["voice_id"]), portrait=None if portrait is None else str(portrait),
+                   face_box=face_box)  # type: ignore[arg-type]
 
 
 def known_voice_ids() -> set[str]:

@@ -23,20 +23,26 @@ except Exception as err:  # a bug in a check must not hide the whole page
     st.error(f"Could not check the models: {type(err).__name__}: {err}")
     st.stop()
 
-rows = [{"stage": entry.stage, "backend": entry.backend_id, "model": entry.title,
-         "status": _ICONS.get(result.status, result.status), "details": result.message, "what to do": result.fix}
+rows = [{"status": _ICONS.get(result.status, result.status), "stage": entry.stage, "model": entry.title,
+         "file(s)": ", ".join(registry._display(f.path) for f in entry.files) or "—"}
         for entry, result in checks]
 st.dataframe(rows, hide_index=True, width="stretch",
-             column_config={"details": st.column_config.TextColumn(width="large"),
-                            "what to do": st.column_config.TextColumn(width="large")})
+             column_config={"status": st.column_config.TextColumn(width="small"),
+                            "stage": st.column_config.TextColumn(width="small"),
+                            "model": st.column_config.TextColumn(width="medium"),
+                            "file(s)": st.column_config.TextColumn(width="large")})
 
+st.subheader("What to do")
 for entry, result in checks:
     if entry.builtin or not entry.files:
         continue
-    with st.expander(f"{_MARKS.get(result.status, ':red[:material/error:]')} {entry.title} — {_ICONS.get(result.status, result.status)}"):
+    with st.expander(f"{_MARKS.get(result.status, ':red[:material/error:]')} {entry.title} — "
+                     f"{_ICONS.get(result.status, result.status)}", expanded=not result.ready):
         for model_file in entry.files:
             st.markdown(f"- `{registry._display(model_file.path)}` — {model_file.what}")
         if entry.source:
             st.caption(f"Source: {entry.source}" + (f" · see `{entry.readme}`" if entry.readme else ""))
+        if not result.ready:
+            st.markdown(f"**{result.message[:1].upper() + result.message[1:]}.**")
         if result.fix:
-            st.info(result.fix)
+            st.info(result.fix[:1].upper() + result.fix[1:] + ".")

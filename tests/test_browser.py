@@ -143,11 +143,11 @@ def test_paste_render_export_download(studio):
             # 4. export with the built-in backends (renders every missing base and clip first)
             _goto(page, "Export")
             page.get_by_role("button", name="Export video").click()
-            page.get_by_role("button", name="⬇ Download mp4").wait_for(timeout=150_000)
+            page.get_by_role("button", name="Download mp4").wait_for(timeout=100_000)
             _settle(page)
             _shoot(page, "6-export")
             with page.expect_download(timeout=30_000) as info:
-                page.get_by_role("button", name="⬇ Download mp4").click()
+                page.get_by_role("button", name="Download mp4").click()
             downloaded = tmp_path / "downloaded.mp4"
             info.value.save_as(str(downloaded))
 

@@ -43,7 +43,7 @@ def backend_availability(name: str) -> tuple[bool, str]:
         result = registry.check(registry.entry(_NEURAL[name]))
     except KeyError:
         return False, f"{name} is not in the model registry."
-    return result.ready, " ".join(part for part in (result.message, result.fix) if part)
+    return result.ready, "; ".join(part for part in (result.message, result.fix) if part)
 
 
 def backend_picker(project: Project, view: StageView) -> str:

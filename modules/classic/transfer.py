@@ -31,6 +31,7 @@ FLOW_SMOOTH_SIGMA = 2.0           # aligned px: removes DIS noise on flat skin
 FULL_FRAME_BATCH_BYTES = 96 << 20
 _GEOMETRY_CACHE: "OrderedDict[str, FaceGeometry]" = OrderedDict()
 _GEOMETRY_LOCK = threading.Lock()
+EDGE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))    # takes in the cavity's feathered rim
 CLOSE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # full-resolution batches are split to stay below this
 
 
@@ -210,16 +211,16 @@ class BuiltinMotionTransfer:
         """Carry over what flow cannot explain: the opened mouth (cavity, teeth) and closing eyelids."""
         predicted = cv2.remap(first_rgb, base_x + flow[:, :, 0], base_y + flow[:, :, 1], cv2.INTER_LINEAR,
                               borderMode=cv2.BORDER_REPLICATE)
-        difference = frame.astype(np.float32) - predicted
-        residual = np.abs(difference).max(axis=2)
+        residual = np.abs(frame.astype(np.float32) - predicted).max(axis=2)
         change = np.clip((residual - 8.0) / 16.0, 0.0, 1.0)
         if float(change.max()) < 0.02:
             return
         change = cv2.dilate(change, CLOSE_KERNEL)     # fill the holes where a lid or lip barely differs from skin
         # Mouth: only what got DARKER than the flow predicts (the opened cavity) — lips and skin that flow cannot
         # follow stay the portrait's own, so another identity's smoothed lips are never pasted over them.
-        darker = np.clip((-difference.mean(axis=2) - 10.0) / 20.0, 0.0, 1.0)
-        mouth_change = cv2.dilate(darker, CLOSE_KERNEL)
+        ratio = frame.astype(np.float32).mean(axis=2) / np.maximum(predicted.mean(axis=2), 1.0)
+        darker = np.clip((0.7 - ratio) / 0.25, 0.0, 1.0)     # cavity ≈ 0.2 of the skin; lips ≈ 0.8 stay out
+        mouth_change = cv2.dilate(darker, EDGE_KERNEL)
         src: np.ndarray | None = None
         for number, (mask, (bx0, by0, bx1, by1)) in enumerate(t.regions):
             alpha = (mouth_change if number == 0 else change) * mask

@@ -165,21 +165,24 @@ def _find_eyes(gray: np.ndarray, box: tuple[float, float, float, float]) -> tupl
     roi = gray[y0:y1, x0:x1]
     if roi.size == 0:
         return None
-    roi = cv2.equalizeHist(roi)            # local contrast: a bright or flat surround must not wash the eyes out
     zoom = max(1.0, 200.0 / max(1.0, w))          # eye cascades need ~20 px eyes
-    if zoom > 1:
-        roi = cv2.resize(roi, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
     min_eye = max(8, int(0.12 * w * zoom))
-    candidates: list[tuple[float, float, float]] = []
-    for name in ("haarcascade_eye.xml", "haarcascade_eye_tree_eyeglasses.xml"):
-        found = _cascade(name).detectMultiScale(roi, scaleFactor=1.08, minNeighbors=3, minSize=(min_eye, min_eye),
-                                                maxSize=(int(0.5 * w * zoom), int(0.5 * w * zoom)))
-        for ex, ey, ew, eh in found:
-            cx, cy = _pupil(roi, (ex, ey, ew, eh))
-            candidates.append((x0 + cx / zoom, y0 + cy / zoom, ew / zoom))
-        pair = _best_pair(candidates, box)
-        if pair is not None:
-            return pair
+    # Equalised first (a bright or flat surround must not wash the eyes out), then as it is: equalising can
+    # drown eyes behind heavy spectacle frames (the built-in Grace Hopper portrait).
+    for prepared in (cv2.equalizeHist(roi), roi):
+        if zoom > 1:
+            prepared = cv2.resize(prepared, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_CUBIC)
+        candidates: list[tuple[float, float, float]] = []
+        for name in ("haarcascade_eye.xml", "haarcascade_eye_tree_eyeglasses.xml"):
+            found = _cascade(name).detectMultiScale(prepared, scaleFactor=1.08, minNeighbors=3,
+                                                    minSize=(min_eye, min_eye),
+                                                    maxSize=(int(0.5 * w * zoom), int(0.5 * w * zoom)))
+            for ex, ey, ew, eh in found:
+                cx, cy = _pupil(prepared, (ex, ey, ew, eh))
+                candidates.append((x0 + cx / zoom, y0 + cy / zoom, ew / zoom))
+            pair = _best_pair(candidates, box)
+            if pair is not None:
+                return pair
     return None
 
 

@@ -33,7 +33,7 @@ class FomAnimatorOptions:
     align_corners: bool = False         # grid_sample convention: False = reference code; True = torch 1.0 training
     channels_last: bool | None = None   # NHWC layout; None = on CUDA only (on our CPUs it measured neither way)
     bf16: bool = False                  # bfloat16 autocast, CUDA only (ignored on CPU, where it is 7–9× slower)
-    compile: bool = False               # torch.compile the heavy parts (first call slow; CPU ≈ 1.2–1.35×)
+    compile: bool = False               # torch.compile kp/hourglass/decoder: 1st call 6–100 s, CPU +0–15 %
 
 
 def prepare_base_frames(frames: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
