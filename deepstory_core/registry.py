@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 from . import checkpoint_meta as cm
+from modules.layout import Shapes, layout_differences
 
 READY, MISSING, LFS, CORRUPT, WRONG_LAYOUT, UNSAFE = "ready", "missing", "lfs-pointer", "corrupt", "wrong-layout", "unsafe"
 STATUS_ORDER = (READY, MISSING, LFS, CORRUPT, UNSAFE, WRONG_LAYOUT)
@@ -270,33 +271,14 @@ def _check_yaml(f: ModelFile, where: str) -> CheckResult:
 # ----------------------------------------------------------------------------------------------------------------
 # Layout comparison
 
-Shapes = Mapping[str, Sequence[int]]
 
 
 def compare_state_dict(section: str, actual: Any, expected: Shapes) -> list[str]:
     """Name what differs between a checkpoint's state dict (TensorMeta values) and the expected name → shape map."""
     if not isinstance(actual, Mapping):
         return [f"'{section}' is not a state dict"]
-    actual_shapes = {k: tuple(v.shape) for k, v in actual.items() if isinstance(v, cm.TensorMeta)}
-    expected = {k: tuple(v) for k, v in expected.items()}
-    stripped = {k.removeprefix("module."): v for k, v in actual_shapes.items()}
-    if stripped.keys() != actual_shapes.keys() and set(stripped) == set(expected):
-        return [f"'{section}' keys carry a 'module.' prefix (saved from DataParallel)"]
-    missing = [k for k in expected if k not in actual_shapes]
-    unexpected = [k for k in actual_shapes if k not in expected]
-    optional = [k for k in missing if k.endswith("num_batches_tracked")]  # torch tolerates their absence
-    missing = [k for k in missing if k not in optional]
-    shape = [k for k in expected if k in actual_shapes and actual_shapes[k] != expected[k]]
-    problems = []
-    if unexpected:
-        problems.append(f"{section} has {len(unexpected)} unexpected keys (e.g. {', '.join(unexpected[:2])})")
-    if missing:
-        problems.append(f"{section} lacks {len(missing)} keys (e.g. {', '.join(missing[:2])})")
-    if shape:
-        k = shape[0]
-        problems.append(f"{section} has {len(shape)} tensors of another shape (e.g. {k} is "
-                        f"{list(actual_shapes[k])}, expected {list(expected[k])})")
-    return problems
+    shapes = {k: tuple(v.shape) for k, v in actual.items() if isinstance(v, cm.TensorMeta)}
+    return layout_differences(section, shapes, expected)
 
 
 def _sda_layout(meta: Any) -> list[str]:

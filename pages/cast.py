@@ -4,6 +4,8 @@ is found. Every choice is saved into the project at once."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import cv2
 import numpy as np
 import streamlit as st
@@ -77,6 +79,57 @@ def _draw_box(image: np.ndarray, geometry) -> np.ndarray:
     return shown
 
 
+def _show_face(image: np.ndarray, geometry, caption: str) -> None:
+    from modules.face.align import align_face
+
+    shown, crop = st.columns([3, 1])
+    shown.image(_draw_box(image, geometry), caption=caption, width="stretch")
+    aligned = guarded(align_face, image, geometry)
+    if aligned is not None:
+        crop.image(aligned.image, caption="Aligned 128×96", width="stretch")
+
+
+def _face_panel(number: int, speaker: str, entry: CastEntry, image: np.ndarray) -> None:
+    """The detected face (box + aligned crop), or the reason none was found and a manual box to place."""
+    from modules.face.align import analyze_portrait, geometry_from_box
+
+    height, width = image.shape[:2]
+    problem = None
+    geometry = None
+    if entry.face_box is None:
+        try:
+            geometry = analyze_portrait(image)
+        except InputError as err:
+            problem = str(err)
+    if geometry is not None:
+        _show_face(image, geometry, f"Face found ({geometry.method})")
+        if geometry.notice:
+            st.caption(geometry.notice)
+    elif problem:
+        st.error(problem)
+    manual = entry.face_box is not None or problem is not None
+    with st.expander("Place the face manually", expanded=manual):
+        x0, y0, w0, h0 = entry.face_box or (geometry.box if geometry is not None
+                                            else (width * 0.3, height * 0.2, width * 0.4, height * 0.4))
+        c1, c2, c3, c4 = st.columns(4)
+        x = c1.number_input("x", 0, width - 8, int(min(max(x0, 0), width - 8)), key=f"box-x-{number}")
+        y = c2.number_input("y", 0, height - 8, int(min(max(y0, 0), height - 8)), key=f"box-y-{number}")
+        w = c3.number_input("width", 8, width, int(min(max(w0, 8), width)), key=f"box-w-{number}")
+        h = c4.number_input("height", 8, height, int(min(max(h0, 8), height)), key=f"box-h-{number}")
+        box = (float(x), float(y), float(min(w, width - x)), float(min(h, height - y)))
+        placed = guarded(geometry_from_box, image, box)
+        if placed is not None and manual:
+            _show_face(image, placed, "Manual face box")
+        left, right = st.columns(2)
+        if left.button("Use this face box", key=f"box-save-{number}", disabled=placed is None, width="stretch"):
+            _save(speaker, dataclasses.replace(entry, face_box=box))
+            st.rerun()
+        if right.button("Detect automatically", key=f"box-clear-{number}", disabled=entry.face_box is None,
+                        width="stretch"):
+            _save(speaker, dataclasses.replace(entry, face_box=None))
+            st.rerun()
+
+
 voices = _voices()
 usable = [v for v in voices if v.available]
 labels = {v.voice_id: f"{v.label} — {v.voice_id}" for v in voices}
@@ -115,7 +168,7 @@ for number, speaker in enumerate(speakers):
                 if audio is not None:
                     st.audio(audio, sample_rate=sr, autoplay=True)
             if voice_id is not None and voice_id != entry.voice_id:
-                entry = CastEntry(voice_id, entry.portrait)
+                entry = dataclasses.replace(entry, voice_id=voice_id)
                 _save(speaker, entry)
 
         # -- portrait ------------------------------------------------------------------------------------------
@@ -150,23 +203,7 @@ for number, speaker in enumerate(speakers):
 
                 image = guarded(load_portrait_image, project, entry.portrait)
                 if image is not None:
-                    from modules.face.align import align_face, analyze_portrait
-
-                    shown, crop = st.columns([3, 1])
-                    try:
-                        geometry = analyze_portrait(image)
-                    except InputError as err:
-                        geometry = None
-                        shown.image(image, caption="Portrait", width="stretch")
-                        st.error(str(err))
-                    if geometry is not None:
-                        shown.image(_draw_box(image, geometry), caption=f"Face found ({geometry.method})",
-                                    width="stretch")
-                        aligned = guarded(align_face, image, geometry)
-                        if aligned is not None:
-                            crop.image(aligned.image, caption="Aligned 128×96", width="stretch")
-                        if geometry.notice:
-                            st.caption(geometry.notice)
+                    _face_panel(number, speaker, entry, image)
 
 st.caption("Voices and portraits are saved as you choose them. Speakers without a choice get distinct built-in "
            "voices and portraits.")

@@ -56,13 +56,17 @@ if video.is_file():
     st.subheader("Result")
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime(video.stat().st_mtime))
     st.caption(f"{video.name} · {video.stat().st_size / 2**20:.1f} MB · exported {made}")
-    st.video(str(video))
-    d1, d2, _ = st.columns([1, 1, 2])
-    with open(video, "rb") as handle:
-        d1.download_button("Download mp4", icon=":material/download:", data=handle.read(), file_name=f"{project.root.name}.mp4",
-                           mime="video/mp4", key="download_mp4", width="stretch")
+    player, side = st.columns([3, 2])
+    player.video(str(video), subtitles={"English": str(srt)} if srt.is_file() else None)
+    side.download_button("Download mp4", icon=":material/download:",
+                         data=lambda path=video: path.read_bytes(),  # read on click, not on every rerun
+                         file_name=f"{project.root.name}.mp4", mime="video/mp4", key="download_mp4",
+                         width="stretch")
     if srt.is_file():
-        d2.download_button("Download srt", icon=":material/subtitles:", data=srt.read_bytes(), file_name=f"{project.root.name}.srt",
-                           mime="application/x-subrip", key="download_srt", width="stretch")
+        subtitles = srt.read_text(encoding="utf-8")
+        side.download_button("Download srt", icon=":material/subtitles:", data=subtitles.encode("utf-8"),
+                             file_name=f"{project.root.name}.srt", mime="application/x-subrip",
+                             key="download_srt", width="stretch")
+        side.code(subtitles[:4000], language=None, height=300)
 elif not busy:
     st.info("Nothing exported yet: press **Export video**.")

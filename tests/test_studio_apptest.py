@@ -33,10 +33,11 @@ def _png(image: np.ndarray) -> bytes:
 
 
 @pytest.fixture
-def home(tmp_path, monkeypatch) -> Path:
+def home(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPSTORY_PROJECTS", str(tmp_path / "projects"))
     render_backends.register()
-    return tmp_path / "projects"
+    yield tmp_path / "projects"
+    render.set_model_cache(None)   # the studio installed its cache into the engine; later tests get the default
 
 
 @pytest.fixture
@@ -220,6 +221,19 @@ def test_portrait_without_face_and_not_an_image(project):
     at.run()
     _no_exception(at)
     assert any("No face found" in e for e in _errors(at))
+
+    # manual placement: a box the user draws is kept in the cast
+    at.number_input(key="box-x-0").set_value(60)
+    at.number_input(key="box-y-0").set_value(80)
+    at.number_input(key="box-w-0").set_value(120)
+    at.number_input(key="box-h-0").set_value(140)
+    at.run()
+    assert any("Manual face box" in str(img.proto) for img in at.get("image"))
+    at.button(key="box-save-0").click()
+    at.run()
+    _no_exception(at)
+    assert Project.open(project.root).cast["Alice"].face_box == (60.0, 80.0, 120.0, 140.0)
+
     at.file_uploader(key="upload-0").set_value(("face.png", b"not an image at all", "image/png"))
     at.run()
     _no_exception(at)
@@ -266,3 +280,42 @@ def test_job_conflict_with_another_process(project):
     finally:
         lock.release()
     assert job_manager().status(project.root) is None or not job_manager().status(project.root).running
+
+
+def test_render_survives_the_tab_and_cancels_cleanly(project, monkeypatch):
+    monkeypatch.setenv("DEEPSTORY_TEST_BATCH_DELAY", "0.3")   # slow the cheap backends down: time to look
+    at = _app("animate")
+    at.button(key="animate-render-all").click()
+    at.run()
+    assert job_manager().status(project.root).running
+
+    # another tab (a new session) sees the running render and cannot start a second one
+    other = _app("base")
+    assert any(b.label == "Cancel" for b in other.button)
+    assert _button(other, "Render all").disabled
+
+    _button(other, "Cancel").click()
+    other.run()
+    status = job_manager().wait(project.root, timeout=30)
+    assert status.state == "cancelled"
+    other.run()
+    _no_exception(other)
+    assert any("cancelled" in i.value for i in other.info)
+    statuses = render.chunk_status(Project.open(project.root))
+    assert not all(s.clip for s in statuses), "stopped before the end"
+
+
+def test_memory_panel_lists_and_unloads_the_engines_models(project):
+    from deepstory_core.stages.voice import prepare_soundtrack
+
+    prepare_soundtrack(project)     # voices ready: the page lists the chunks
+    at = _app("animate")
+    at.button(key="animate-render-0").click()
+    at.run()
+    _wait(at, project)
+    at = _app()   # (AppTest draws the sidebar on the entry page only; any session sees the same models)
+    assert any("Loaded models:" in c.value and "motion:cheap" in c.value for c in at.sidebar.caption)
+    at.sidebar.button(key="unload_models").click()
+    at.run()
+    _no_exception(at)
+    assert any(c.value == "Loaded models: none" for c in at.sidebar.caption)

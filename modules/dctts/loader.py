@@ -12,6 +12,7 @@ from typing import Any, Mapping
 import torch
 import torch.nn as nn
 
+from modules.layout import layout_differences
 from deepstory_core.checkpoints import load_checkpoint
 
 from .hparams import DEFAULT_HPARAMS, HParams
@@ -51,19 +52,15 @@ def state_dict_of(checkpoint: Any, path: str | os.PathLike[str] = "checkpoint") 
 
 def describe_layout_mismatch(expected: Mapping[str, tuple[int, ...]], state_dict: Mapping[str, torch.Tensor]) -> str:
     """'' when `state_dict` has exactly the expected names and shapes, else a short summary of what differs."""
-    missing = [k for k in expected if k not in state_dict]
-    unexpected = [k for k in state_dict if k not in expected]
-    reshaped = [k for k in expected if k in state_dict and tuple(state_dict[k].shape) != tuple(expected[k])]
-    problems = []
-    if missing:
-        problems.append(f"{len(missing)} tensors missing (e.g. {missing[0]})")
-    if unexpected:
-        problems.append(f"{len(unexpected)} unexpected tensors (e.g. {unexpected[0]})")
-    if reshaped:
-        k = reshaped[0]
-        problems.append(f"size mismatch for {len(reshaped)} tensors (e.g. {k}: {tuple(state_dict[k].shape)} "
-                        f"instead of {tuple(expected[k])})")
-    if problems and any(k.startswith("text_enc.") for k in state_dict) != any(k.startswith("text_enc.") for k in expected):
+    problems = layout_differences("the state dict", {k: tuple(v.shape) for k, v in state_dict.items()}, expected)
+    def looks_like_text2mel(keys) -> bool:
+        return any(k.startswith("text_enc.") for k in keys)
+
+    def looks_like_ssrn(keys) -> bool:
+        return any(k.startswith("layers.") for k in keys)
+
+    expects_text2mel = looks_like_text2mel(expected)
+    if problems and (looks_like_ssrn(state_dict) if expects_text2mel else looks_like_text2mel(state_dict)):
         problems.append("it looks like the other network's file (Text2Mel and SSRN swapped?)")
     return "; ".join(problems)
 
