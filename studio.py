@@ -88,9 +88,14 @@ def memory_sidebar() -> None:
                            f"{torch.cuda.memory_reserved() / 2**30:.2f} GiB reserved")
         except ImportError:
             pass
-        if st.button("Unload models", key="unload_models"):
-            cache.evict()
-            st.toast("Models unloaded; memory released.")
+        st.button("Unload models", key="unload_models", on_click=_unload_models,
+                  help="Drops every loaded model and returns the memory (a running render reloads what it needs).")
+
+
+def _unload_models() -> None:
+    """A callback: runs before the script, so the panel above already shows the emptied cache."""
+    model_cache().evict()
+    st.toast("Models unloaded; memory released.")
 
 
 _install_model_cache()

@@ -10,26 +10,20 @@ from .project import PROJECT_FILE, Project
 
 DEMO_STORY = """\
 Alice: Excuse me, is this the train to the coast?
-Bob: It is. But it only leaves when the clock strikes nine.
+Grace: It is. But it only leaves when the clock strikes nine.
 Alice: Then I have time for a cup of tea. Would you like one?
-Bob: Thank you, that is very kind. I have been waiting here since dawn.
+Grace: Thank you, that is very kind. I have been waiting here since dawn.
 Alice: Since dawn? Whatever for?
-Bob: I wanted to see the sun rise over the station roof. It was worth it.
+Grace: I wanted to see the sun rise over the station roof. It was worth it.
 Alice: Then I shall come early tomorrow, and you can tell me where to stand.
-Bob: By the old clock tower, just before six. The light comes through the glass like honey.
+Grace: By the old clock tower, just before six. The light comes through the glass like honey.
 """
 
+# speaker → (voice id, built-in portrait id): two different people with two clearly different voices.
 DEMO_CAST = {
-    "Alice": "espeak:en-us+f2",
-    "Bob": "espeak:en-gb-scotland+m2",
+    "Alice": ("espeak:en-us+f2", "builtin:eileen"),
+    "Grace": ("espeak:en-us+f3", "builtin:hopper"),
 }
-
-
-def demo_portraits() -> list[str]:
-    """The built-in portrait ids, in the order the demo's speakers take them."""
-    from .render import _builtin_portrait_ids
-
-    return _builtin_portrait_ids()
 
 
 def create_demo_project(root: str | os.PathLike[str]) -> Project:
@@ -38,9 +32,7 @@ def create_demo_project(root: str | os.PathLike[str]) -> Project:
     project = Project.open(root) if (root / PROJECT_FILE).exists() else Project.create(root, name="Deepstory demo")
     if project.story_text != DEMO_STORY or not project.sentence_rows:
         project.set_story(DEMO_STORY)
-    portraits = demo_portraits()
-    for position, (speaker, voice) in enumerate(DEMO_CAST.items()):
-        portrait = portraits[position % len(portraits)] if portraits else None
+    for speaker, (voice, portrait) in DEMO_CAST.items():
         project.cast[speaker] = CastEntry(voice_id=voice, portrait=portrait)
     project.save()
     return project

@@ -217,11 +217,7 @@ def evict_models() -> None:
 def _builtin_portrait_ids() -> list[str]:
     from .portraits import builtin_portraits
 
-    ids = []
-    for item in builtin_portraits():
-        ref = item if isinstance(item, str) else str(getattr(item, "id", getattr(item, "ref", item)))
-        ids.append(ref if ref.startswith("builtin:") else f"builtin:{ref}")  # what load_portrait accepts
-    return ids
+    return [f"builtin:{info.id}" for info in builtin_portraits()]
 
 
 def portrait_ref(project, speaker: str) -> str:
@@ -253,8 +249,7 @@ def aligned_identity(portrait: np.ndarray, speaker: str) -> np.ndarray:
         geometry = analyze_portrait(portrait)
     except InputError as err:
         raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
-    aligned = align_face(portrait, geometry)
-    return np.ascontiguousarray(getattr(aligned, "image", aligned), dtype=np.uint8)
+    return np.ascontiguousarray(align_face(portrait, geometry).image, dtype=np.uint8)
 
 
 SDA_TEMPLATE_NAMES = ("template.png", "template.bmp", "template.jpg")
