@@ -36,10 +36,41 @@ def _install_model_cache() -> None:
     render.set_model_cache(model_cache())
 
 
+def _select_project() -> None:
+    """Callback of the project select: open the chosen project (and reopen it next time)."""
+    chosen = st.session_state.get("project_select")
+    if chosen:
+        session.remember(Path(chosen))
+
+
+def _create_project() -> None:
+    """Callbacks run before the script, so the select can be moved to the new project here."""
+    try:
+        project = session.new_project(st.session_state.get("new_project_name", ""))
+    except DeepstoryError as err:
+        st.session_state["sidebar_error"] = str(err)
+        return
+    st.session_state["project_select"] = str(project.root)
+    st.session_state["new_project_name"] = ""
+
+
+def _rename_project() -> None:
+    project = session.current_project()
+    if project is None:
+        return
+    try:
+        project.rename(st.session_state.get("new_project_name", ""))
+    except DeepstoryError as err:
+        st.session_state["sidebar_error"] = str(err)
+        return
+    st.session_state["new_project_name"] = ""
+
+
 def project_sidebar() -> None:
     st.sidebar.title("Deepstory Studio")
-    if error := st.session_state.pop("startup_error", None):
-        st.sidebar.error(error)
+    for key in ("startup_error", "sidebar_error"):
+        if error := st.session_state.pop(key, None):
+            st.sidebar.error(error)
     current = session.current_root()
     projects = list_projects()
     names = {str(p.root): (p.name + (" (damaged)" if p.damaged else "")) for p in projects}
@@ -47,30 +78,17 @@ def project_sidebar() -> None:
         names[str(current)] = current.name
     if names:
         options = list(names)
-        chosen = st.sidebar.selectbox(
-            "Project", options, index=options.index(str(current)) if current and str(current) in options else 0,
-            format_func=names.__getitem__, key="project_select",
-        )
-        if current is None or chosen != str(current):
-            session.remember(Path(chosen))
-            st.rerun()
+        if current is not None and st.session_state.get("project_select") != str(current):
+            st.session_state["project_select"] = str(current)   # e.g. the demo made on a fresh install
+        st.sidebar.selectbox("Project", options, key="project_select", format_func=names.__getitem__,
+                             on_change=_select_project)
     with st.sidebar.expander("New / rename project"):
         new_name = st.text_input("Name", key="new_project_name", placeholder="My story")
         left, right = st.columns(2)
-        if left.button("Create", key="create_project", disabled=not new_name.strip()):
-            try:
-                session.new_project(new_name)
-                st.rerun()
-            except DeepstoryError as err:
-                st.error(str(err))
-        if right.button("Rename", key="rename_project", disabled=not new_name.strip() or current is None):
-            project = session.current_project()
-            if project is not None:
-                try:
-                    project.rename(new_name)
-                    st.rerun()
-                except DeepstoryError as err:
-                    st.error(str(err))
+        left.button("Create", key="create_project", disabled=not new_name.strip(), on_click=_create_project,
+                    width="stretch")
+        right.button("Rename", key="rename_project", disabled=not new_name.strip() or current is None,
+                     on_click=_rename_project, width="stretch", help="Renames the open project.")
 
 
 def memory_sidebar() -> None:
@@ -95,10 +113,14 @@ def memory_sidebar() -> None:
 def _unload_models() -> None:
     """A callback: runs before the script, so the panel above already shows the emptied cache."""
     model_cache().evict()
+    from deepstory_core.voice_dctts import evict_dctts_models   # DC-TTS voices keep their own small cache
+
+    evict_dctts_models()
     st.toast("Models unloaded; memory released.")
 
 
 _install_model_cache()
+session.mark_frame()
 navigation = st.navigation(PAGES)
 project_sidebar()
 memory_sidebar()

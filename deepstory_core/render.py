@@ -239,17 +239,30 @@ def load_portrait_image(project, ref: str) -> np.ndarray:
     return np.ascontiguousarray(load_portrait(ref, project.uploads_dir), dtype=np.uint8)
 
 
-def aligned_identity(portrait: np.ndarray, speaker: str) -> np.ndarray:
-    """The portrait's face aligned to the 128×96 base framing (an image already 128×96 is used as it is)."""
-    if portrait.shape[:2] == BASE_SHAPE:
+def aligned_identity(portrait: np.ndarray, speaker: str, geometry: Any = None) -> np.ndarray:
+    """The portrait's face aligned to the 128×96 base framing (an image already 128×96 is used as it is);
+    `geometry`: a manual face placement (`manual_geometry`) instead of detection."""
+    if portrait.shape[:2] == BASE_SHAPE and geometry is None:
         return portrait
     from modules.face.align import align_face, analyze_portrait
 
-    try:
-        geometry = analyze_portrait(portrait)
-    except InputError as err:
-        raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
+    if geometry is None:
+        try:
+            geometry = analyze_portrait(portrait)
+        except InputError as err:
+            raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
     return np.ascontiguousarray(align_face(portrait, geometry).image, dtype=np.uint8)
+
+
+def manual_geometry(project, speaker: str, portrait: np.ndarray) -> Any:
+    """The face geometry the user placed by hand in the cast (`CastEntry.face_box`), else None (detect)."""
+    entry = project.cast.get(speaker)
+    box = getattr(entry, "face_box", None)
+    if box is None:
+        return None
+    from modules.face.align import geometry_from_box
+
+    return geometry_from_box(portrait, box)
 
 
 SDA_TEMPLATE_NAMES = ("template.png", "template.bmp", "template.jpg")
@@ -278,6 +291,7 @@ class _Speaker:
     identity_hash: str
     _identity: np.ndarray | None = None
     _identity_loader: Callable[[], np.ndarray] | None = None
+    geometry: Any = None     # manual face placement, passed to the motion transfer
 
     def identity(self) -> np.ndarray:
         if self._identity is None:
@@ -346,14 +360,18 @@ def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_fr
     speakers: dict[str, _Speaker] = {}
     for speaker in dict.fromkeys(chunk.speaker for chunk in plan.chunks):
         portrait = load_portrait_image(project, portrait_ref(project, speaker))
+        geometry = manual_geometry(project, speaker, portrait)
         portrait_hash = base_stage.image_hash(portrait)
+        if geometry is not None:   # a hand-placed face is part of what the identity and the clip depend on
+            portrait_hash += ":box" + ",".join(f"{v:.1f}" for v in project.cast[speaker].face_box)
         if use_template:
             template = sda_template()
             speakers[speaker] = _Speaker(portrait, portrait_hash, "template:" + base_stage.image_hash(template),
-                                         _identity=template)
+                                         _identity=template, geometry=geometry)
         else:
             speakers[speaker] = _Speaker(portrait, portrait_hash, "aligned:" + portrait_hash,
-                                         _identity_loader=lambda p=portrait, s=speaker: aligned_identity(p, s))
+                                         _identity_loader=lambda p=portrait, s=speaker, g=geometry:
+                                         aligned_identity(p, s, g), geometry=geometry)
     size = animate_stage.export_size(((s.portrait.shape[1], s.portrait.shape[0]) for s in speakers.values()),
                                      full_frame)
     jobs = []
@@ -433,8 +451,9 @@ def _run_animations(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: Rende
         if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT):
             raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
         frames = base_stage.read_base(store, job.base_key)
-        animate_stage.render_clip(store, job.clip_key, frames, motion, ctx.speakers[job.speaker].portrait, ctx.size,
-                                  ctx.full_frame, cancel)
+        speaker = ctx.speakers[job.speaker]
+        animate_stage.render_clip(store, job.clip_key, frames, motion, speaker.portrait, ctx.size,
+                                  ctx.full_frame, cancel, geometry=speaker.geometry)
         del frames
         result.rendered["animate"] += 1
     progress(ProgressEvent("animate", len(todo), len(todo), "done"))

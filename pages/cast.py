@@ -5,6 +5,7 @@ is found. Every choice is saved into the project at once."""
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 
 import cv2
 import numpy as np
@@ -13,12 +14,14 @@ import streamlit as st
 from deepstory_core.cast import CastEntry, complete_cast
 from deepstory_core.errors import DeepstoryError, InputError
 from deepstory_core.project import Project
-from ui.session import require_project
+from deepstory_core.render import portrait_ref
+from ui.session import ensure_frame, require_project
 from ui.widgets import guarded
 
 SAMPLE_TEXT = "Hello! This is how I sound when I tell your story."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
 
+ensure_frame()  # see ui.session.ensure_frame
 st.header("Cast")
 project = require_project()
 speakers = project.speakers()
@@ -57,9 +60,28 @@ def _builtin_portraits() -> list[tuple[str, str]]:
 
 
 def _save(speaker: str, entry: CastEntry) -> None:
-    if project.cast.get(speaker) != entry:
-        project.cast[speaker] = entry
-        project.save()
+    """Write one speaker's entry into the project as it is on disk now (a background job may have saved since)."""
+    fresh = guarded(Project.open, project.root)
+    if fresh is not None and fresh.cast.get(speaker) != entry:
+        fresh.cast[speaker] = entry
+        fresh.save()
+
+
+def _key(kind: str, number: int, speaker: str) -> str:
+    """Widget keys tied to this project and speaker, so a choice never lands on another project's speaker."""
+    digest = hashlib.sha1(f"{project.root}\0{speaker}".encode()).hexdigest()[:8]
+    return f"{kind}-{number}-{digest}"
+
+
+def _on_voice(speaker: str, entry: CastEntry, key: str) -> None:
+    """Callback: only a choice the user makes is saved (never a widget's default)."""
+    if st.session_state.get(key):
+        _save(speaker, dataclasses.replace(entry, voice_id=st.session_state[key]))
+
+
+def _on_builtin(speaker: str, entry: CastEntry, key: str) -> None:
+    if st.session_state.get(key):
+        _save(speaker, CastEntry(entry.voice_id, st.session_state[key]))
 
 
 def _decode_image(data: bytes) -> np.ndarray:
@@ -89,7 +111,7 @@ def _show_face(image: np.ndarray, geometry, caption: str) -> None:
         crop.image(aligned.image, caption="Aligned 128×96", width="stretch")
 
 
-def _face_panel(number: int, speaker: str, entry: CastEntry, image: np.ndarray) -> None:
+def _face_panel(number: int, speaker: str, entry: CastEntry, ref: str, image: np.ndarray) -> None:
     """The detected face (box + aligned crop), or the reason none was found and a manual box to place."""
     from modules.face.align import analyze_portrait, geometry_from_box
 
@@ -112,21 +134,21 @@ def _face_panel(number: int, speaker: str, entry: CastEntry, image: np.ndarray) 
         x0, y0, w0, h0 = entry.face_box or (geometry.box if geometry is not None
                                             else (width * 0.3, height * 0.2, width * 0.4, height * 0.4))
         c1, c2, c3, c4 = st.columns(4)
-        x = c1.number_input("x", 0, width - 8, int(min(max(x0, 0), width - 8)), key=f"box-x-{number}")
-        y = c2.number_input("y", 0, height - 8, int(min(max(y0, 0), height - 8)), key=f"box-y-{number}")
-        w = c3.number_input("width", 8, width, int(min(max(w0, 8), width)), key=f"box-w-{number}")
-        h = c4.number_input("height", 8, height, int(min(max(h0, 8), height)), key=f"box-h-{number}")
+        x = c1.number_input("x", 0, width - 8, int(min(max(x0, 0), width - 8)), key=_key("box-x", number, speaker))
+        y = c2.number_input("y", 0, height - 8, int(min(max(y0, 0), height - 8)), key=_key("box-y", number, speaker))
+        w = c3.number_input("width", 8, width, int(min(max(w0, 8), width)), key=_key("box-w", number, speaker))
+        h = c4.number_input("height", 8, height, int(min(max(h0, 8), height)), key=_key("box-h", number, speaker))
         box = (float(x), float(y), float(min(w, width - x)), float(min(h, height - y)))
         placed = guarded(geometry_from_box, image, box)
         if placed is not None and manual:
             _show_face(image, placed, "Manual face box")
         left, right = st.columns(2)
-        if left.button("Use this face box", key=f"box-save-{number}", disabled=placed is None, width="stretch"):
-            _save(speaker, dataclasses.replace(entry, face_box=box))
+        if left.button("Use this face box", key=_key("box-save", number, speaker), disabled=placed is None, width="stretch"):
+            _save(speaker, dataclasses.replace(entry, portrait=entry.portrait or ref, face_box=box))
             st.rerun()
-        if right.button("Detect automatically", key=f"box-clear-{number}", disabled=entry.face_box is None,
+        if right.button("Detect automatically", key=_key("box-clear", number, speaker), disabled=entry.face_box is None,
                         width="stretch"):
-            _save(speaker, dataclasses.replace(entry, face_box=None))
+            _save(speaker, dataclasses.replace(entry, portrait=entry.portrait or ref, face_box=None))
             st.rerun()
 
 
@@ -161,49 +183,56 @@ for number, speaker in enumerate(speakers):
                 except DeepstoryError as err:
                     st.error(f"{err} Choose one below.")
             index = options.index(entry.voice_id) if entry.voice_id in options else None
-            voice_id = st.selectbox("Voice", options, index=index, key=f"voice-{number}",
-                                    format_func=lambda v: labels.get(v, v), placeholder="Choose a voice")
-            if st.button("Hear a sample", key=f"sample-{number}", disabled=voice_id is None, icon=":material/play_arrow:"):
+            voice_key = _key("voice", number, speaker)
+            voice_id = st.selectbox("Voice", options, index=index, key=voice_key,
+                                    format_func=lambda v: labels.get(v, v), placeholder="Choose a voice",
+                                    on_change=_on_voice, args=(speaker, entry, voice_key))
+            if st.button("Hear a sample", key=_key("sample", number, speaker), disabled=voice_id is None,
+                         icon=":material/play_arrow:"):
                 audio = guarded(_sample, voice_id, SAMPLE_TEXT, sr)
                 if audio is not None:
                     st.audio(audio, sample_rate=sr, autoplay=True)
-            if voice_id is not None and voice_id != entry.voice_id:
-                entry = dataclasses.replace(entry, voice_id=voice_id)
-                _save(speaker, entry)
 
         # -- portrait ------------------------------------------------------------------------------------------
         with portrait_col:
             source_options = ["Built-in", "Upload"]
             is_upload = bool(entry.portrait) and entry.portrait not in {ref for ref, _ in portraits}
             source = st.radio("Portrait", source_options, index=1 if is_upload else 0, horizontal=True,
-                              key=f"portrait-source-{number}")
-            portrait = entry.portrait
+                              key=_key("portrait-source", number, speaker))
+            shown_ref = entry.portrait or guarded(portrait_ref, project, speaker)  # what a render would use
             if source == "Built-in":
                 if portraits:
                     refs = [ref for ref, _ in portraits]
                     names = dict(portraits)
-                    default = refs.index(portrait) if portrait in refs else number % len(refs)
-                    portrait = st.selectbox("Built-in portrait", refs, index=default, key=f"builtin-{number}",
-                                            format_func=names.__getitem__)
+                    builtin_key = _key("builtin", number, speaker)
+                    if shown_ref in refs:
+                        st.selectbox("Built-in portrait", refs, index=refs.index(shown_ref), key=builtin_key,
+                                     format_func=names.__getitem__, on_change=_on_builtin,
+                                     args=(speaker, entry, builtin_key))
+                    else:   # an upload is chosen: picking a built-in one replaces it
+                        st.selectbox("Built-in portrait", refs, index=None, key=builtin_key,
+                                     format_func=names.__getitem__, placeholder="Choose a built-in portrait",
+                                     on_change=_on_builtin, args=(speaker, entry, builtin_key))
                 else:
                     st.warning("No built-in portraits are installed; upload one.")
             else:
                 upload = st.file_uploader("Upload a portrait (a front-facing photo)", type=UPLOAD_TYPES,
-                                          key=f"upload-{number}")
+                                          key=_key("upload", number, speaker))
                 if upload is not None:
                     data = upload.getvalue()
                     if guarded(_decode_image, data) is not None:
-                        portrait = guarded(project.add_upload, data, upload.name) or portrait
-            if portrait != entry.portrait and portrait:
-                entry = CastEntry(entry.voice_id, portrait)
-                _save(speaker, entry)
+                        stored = guarded(project.add_upload, data, upload.name)
+                        if stored and stored != entry.portrait:
+                            entry = CastEntry(entry.voice_id, stored)
+                            _save(speaker, entry)
+                            shown_ref = stored
 
-            if entry.portrait:
+            if shown_ref:
                 from deepstory_core.render import load_portrait_image
 
-                image = guarded(load_portrait_image, project, entry.portrait)
+                image = guarded(load_portrait_image, project, shown_ref)
                 if image is not None:
-                    _face_panel(number, speaker, entry, image)
+                    _face_panel(number, speaker, entry, shown_ref, image)
 
 st.caption("Voices and portraits are saved as you choose them. Speakers without a choice get distinct built-in "
-           "voices and portraits.")
+           "voices and portraits (shown above).")

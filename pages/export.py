@@ -10,9 +10,10 @@ import streamlit as st
 from deepstory_core import render
 from deepstory_core.project import Project
 from deepstory_core.stages.export import subtitles_path
-from ui.session import require_project
-from ui.widgets import job_panel, job_running, start_job
+from ui.session import ensure_frame, require_project, scoped_key
+from ui.widgets import guarded, job_panel, job_running, start_job
 
+ensure_frame()  # see ui.session.ensure_frame
 st.header("Export")
 project = require_project()
 if not project.sentence_rows:
@@ -29,20 +30,29 @@ def _export(root: Path):
     return work
 
 
+def _save_option(setting: str, key: str) -> None:
+    """Callback: an option the user ticks goes into the project as it is on disk now."""
+    fresh = guarded(Project.open, project.root)
+    if fresh is not None:
+        fresh.settings = fresh.settings.with_changes(**{setting: bool(st.session_state[key])})
+        fresh.save()
+
+
 motion = render.MOTION_BACKENDS.get(settings.motion_backend)
 full_frame_ok = bool(motion and motion.supports_full_frame)
 c1, c2 = st.columns(2)
-full_frame = c1.checkbox(
-    "Full frame", value=settings.full_frame and full_frame_ok, key="full_frame", disabled=busy or not full_frame_ok,
+c1.checkbox(
+    "Full frame", value=settings.full_frame, key=scoped_key("full_frame"), disabled=busy or not (full_frame_ok or settings.full_frame),
+    on_change=_save_option, args=("full_frame", scoped_key("full_frame")),
     help="Paste the animated face back into the whole portrait instead of a 256×256 face crop."
          + ("" if full_frame_ok else f" Needs the built-in motion transfer (chosen: {settings.motion_backend})."))
-soft = c2.checkbox("Embed subtitles in the mp4", value=settings.soft_subtitles, key="soft_subtitles",
-                   disabled=busy, help="A .srt file is always written beside the video; this also adds a "
-                                       "subtitle track that players can switch on.")
-if (full_frame, soft) != (settings.full_frame, settings.soft_subtitles) and not busy:
-    project.settings = settings.with_changes(full_frame=full_frame, soft_subtitles=soft)
-    project.save()
-
+c2.checkbox("Embed subtitles in the mp4", value=settings.soft_subtitles, key=scoped_key("soft_subtitles"), disabled=busy,
+            on_change=_save_option, args=("soft_subtitles", scoped_key("soft_subtitles")),
+            help="A .srt file is always written beside the video; this also adds a subtitle track that players "
+                 "can switch on.")
+if settings.full_frame and not full_frame_ok:
+    st.warning(f"Full frame needs the built-in motion transfer; the {settings.motion_backend} backend makes "
+               f"256×256 clips only, so the export will fail. Untick it or change the motion backend.")
 st.caption(f"Backends: base **{settings.base_backend}**, motion **{settings.motion_backend}** "
            "(change them on the Base and Animate pages). Chunks already rendered are reused.")
 if st.button("Export video", key="export", type="primary", disabled=busy, icon=":material/movie:"):

@@ -5,7 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from deepstory_core import registry
+from ui.session import ensure_frame
 
+ensure_frame()  # see ui.session.ensure_frame
 st.header("Models")
 st.caption("Missing weights are a normal state: the built-in backends work without any download. Put the files "
            "exactly where the table says, then press **Check again**.")
@@ -43,6 +45,6 @@ for entry, result in checks:
         if entry.source:
             st.caption(f"Source: {entry.source}" + (f" · see `{entry.readme}`" if entry.readme else ""))
         if not result.ready:
-            st.markdown(f"**{result.message[:1].upper() + result.message[1:]}.**")
+            st.markdown(f"**Now:** {result.message}.")
         if result.fix:
             st.info(result.fix[:1].upper() + result.fix[1:] + ".")

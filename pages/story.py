@@ -6,21 +6,22 @@ import streamlit as st
 
 from deepstory_core.editing import apply_sentence_table, rename_speaker, sentence_table
 from deepstory_core.story import decode_story
-from ui.session import require_project
+from ui.session import ensure_frame, require_project, scoped_key
 from ui.widgets import attempt, guarded
 
+ensure_frame()  # see ui.session.ensure_frame
 st.header("Story")
 project = require_project()
 
 with st.form("story_form"):
-    text = st.text_area("Story text", value=project.story_text, height=260, key="story_text",
+    text = st.text_area("Story text", value=project.story_text, height=260, key=scoped_key("story_text"),
                         help="One line per paragraph. `Alice: Hello.` or `Alice|Hello.` gives the line to Alice; "
                              "other lines belong to the default speaker.")
-    upload = st.file_uploader("…or upload a .txt file", type=["txt"], key="story_upload")
+    upload = st.file_uploader("…or upload a .txt file", type=["txt"], key=scoped_key("story_upload"))
     c1, c2, c3 = st.columns(3)
-    speaker_tags = c1.checkbox("Speaker tags", value=project.settings.speaker_tags, key="speaker_tags")
-    default_speaker = c2.text_input("Default speaker", value=project.settings.default_speaker, key="default_speaker")
-    group = c3.number_input("Group up to N sentences", 1, 10, value=project.settings.sentence_group, key="group")
+    speaker_tags = c1.checkbox("Speaker tags", value=project.settings.speaker_tags, key=scoped_key("speaker_tags"))
+    default_speaker = c2.text_input("Default speaker", value=project.settings.default_speaker, key=scoped_key("default_speaker"))
+    group = c3.number_input("Group up to N sentences", 1, 10, value=project.settings.sentence_group, key=scoped_key("group"))
     parse = st.form_submit_button("Parse story", type="primary")
 
 if parse:
@@ -41,7 +42,7 @@ if not rows:
 st.subheader("Sentences")
 speakers = project.speakers()
 edited = st.data_editor(
-    rows, key="sentence_editor", num_rows="dynamic", width="stretch", hide_index=False,
+    rows, key=scoped_key("sentence_editor"), num_rows="dynamic", width="stretch", hide_index=False,
     column_config={
         "speaker": st.column_config.SelectboxColumn("Speaker", options=speakers, required=True, width="small"),
         "text": st.column_config.TextColumn("Sentence", width="large", required=True),
@@ -56,8 +57,8 @@ if st.button("Save table", key="save_table", type="primary"):
 
 st.subheader("Speakers")
 c1, c2, c3 = st.columns([2, 2, 1])
-old = c1.selectbox("Speaker", speakers, key="rename_from")
-new = c2.text_input("New name (an existing name merges them)", key="rename_to")
+old = c1.selectbox("Speaker", speakers, key=scoped_key("rename_from"))
+new = c2.text_input("New name (an existing name merges them)", key=scoped_key("rename_to"))
 if c3.button("Rename", key="rename_speaker", disabled=not new.strip()):
     if attempt(rename_speaker, project, old, new):
         st.rerun()

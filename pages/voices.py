@@ -12,11 +12,12 @@ from deepstory_core.project import Project
 from deepstory_core.sentence_audio import forget_sentence, load_sentence_audio, plan_from_ready, sentence_audio
 from deepstory_core.stages.voice import prepare_soundtrack
 from deepstory_core.timeline import plan_rows, timeline_svg
-from ui.session import require_project
+from ui.session import ensure_frame, require_project, scoped_key
 from ui.widgets import guarded, job_panel, job_running, start_job
 
 PER_PAGE = 15
 
+ensure_frame()  # see ui.session.ensure_frame
 st.header("Voices")
 project = require_project()
 if not project.sentence_rows:
@@ -56,7 +57,7 @@ with st.form("cut_size_form", border=False):
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     seconds = c1.number_input(
         "Cut size (seconds)", min_value=1.0, max_value=600.0, step=1.0,
-        value=float(round(project.settings.cut_size_seconds, 1)), key="cut_size_seconds", format="%.1f",
+        value=float(round(project.settings.cut_size_seconds, 1)), key=scoped_key("cut_size_seconds"), format="%.1f",
         help="A speaker's chunk is closed once it holds more than this much audio (a chunk is never cut inside a "
              "sentence). Shorter chunks: more, smaller clips to render and retry.")
     if c2.form_submit_button("Apply cut size", disabled=busy, width="stretch"):
@@ -76,7 +77,7 @@ else:
 # -- sentences ----------------------------------------------------------------------------------------------------
 st.subheader("Sentences")
 pages = max(1, -(-len(rows) // PER_PAGE))
-page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="voices_page") if pages > 1 else 1
+page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=scoped_key("voices_page")) if pages > 1 else 1
 for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
     with st.container(border=True):
         text_col, audio_col, button_col = st.columns([5, 4, 2], vertical_alignment="center")

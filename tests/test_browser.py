@@ -114,11 +114,22 @@ def test_paste_render_export_download(studio):
         try:
             page = browser.pages[0] if browser.pages else browser.new_page()
             page.set_default_timeout(30_000)
-            page.goto(url, timeout=60_000)
+            # a fresh server whose first request is a page's URL still opens inside the studio's frame
+            page.goto(f"{url}/cast", timeout=60_000)
             page.get_by_role("heading", name="Story").first.wait_for(timeout=60_000)
+            page.get_by_test_id("stSidebarNav").get_by_role("link", name="Models").wait_for(timeout=20_000)
+            page.get_by_text("New / rename project").wait_for(timeout=20_000)
             _settle(page)
 
-            # 1. paste the story and parse it
+            # 1. a new project (built-in voices and portraits by default); paste the story and parse it
+            sidebar = page.get_by_test_id("stSidebar")
+            sidebar.get_by_text("New / rename project").click()
+            sidebar.get_by_role("textbox", name="Name", exact=True).fill("Browser test")
+            sidebar.get_by_role("textbox", name="Name", exact=True).press("Enter")
+            sidebar.get_by_role("button", name="Create").click()
+            page.wait_for_function("() => document.querySelector('[data-testid=stSidebar] input[aria-label=Project]')"
+                                   "?.value === 'Browser test'", timeout=20_000)
+            _settle(page)
             area = page.get_by_role("textbox", name="Story text")
             area.fill(STORY)
             page.get_by_role("button", name="Parse story").click()

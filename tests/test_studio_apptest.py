@@ -7,8 +7,6 @@ the tests wait for them through the job manager, as the page's progress panel wo
 
 from __future__ import annotations
 
-import json
-import time
 from pathlib import Path
 
 import cv2
@@ -21,6 +19,7 @@ from deepstory_core.cast import CastEntry
 from deepstory_core.jobs import ProjectLock, job_manager
 from deepstory_core.project import Project, create_project
 from tests import render_backends
+from ui.session import scoped_key
 
 REPO = Path(__file__).resolve().parents[1]
 STORY = "Alice: Hello there, Bob.\nBob: Hi! Lovely day.\nAlice: It is.\n"
@@ -79,6 +78,13 @@ def _errors(at: AppTest) -> list[str]:
     return [e.value for e in at.error]
 
 
+def _keyed(widgets, prefix: str):
+    """The widget whose key starts with `prefix-` (the cast page suffixes keys with a project/speaker digest)."""
+    matches = [w for w in widgets if str(w.key or "").startswith(prefix + "-")]
+    assert matches, f"no widget keyed {prefix}-…; have {[w.key for w in widgets]}"
+    return matches[0]
+
+
 def _button(at: AppTest, label: str):
     matches = [b for b in at.button if b.label == label]
     assert matches, f"no button {label!r}; have {[b.label for b in at.button]}"
@@ -114,7 +120,7 @@ def test_fresh_install_opens_the_demo_story(home):
 
 def test_story_parse_and_speaker_edit(project):
     at = _app("story")
-    at.text_area(key="story_text").set_value("Alice: Who are you?\nBob: A friend. Truly.\nThe night fell.\n")
+    _keyed(at.text_area, "story_text").set_value("Alice: Who are you?\nBob: A friend. Truly.\nThe night fell.\n")
     _button(at, "Parse story").click()
     at.run()
     _no_exception(at)
@@ -122,7 +128,7 @@ def test_story_parse_and_speaker_edit(project):
     assert [r["speaker"] for r in reopened.sentence_rows] == ["Alice", "Bob", "Bob", "Narrator"]
 
     # the writer gives the narration to Bob in the table, then saves
-    at.session_state["sentence_editor"] = {"edited_rows": {3: {"speaker": "Bob"}}, "added_rows": [],
+    at.session_state[scoped_key("sentence_editor", project.root)] = {"edited_rows": {3: {"speaker": "Bob"}}, "added_rows": [],
                                            "deleted_rows": []}
     at.run()
     _button(at, "Save table").click()
@@ -131,8 +137,8 @@ def test_story_parse_and_speaker_edit(project):
     assert [r["speaker"] for r in Project.open(project.root).sentence_rows] == ["Alice", "Bob", "Bob", "Bob"]
 
     # rename a speaker
-    at.selectbox(key="rename_from").set_value("Bob")
-    at.text_input(key="rename_to").set_value("Robert")
+    _keyed(at.selectbox, "rename_from").set_value("Bob")
+    _keyed(at.text_input, "rename_to").set_value("Robert")
     at.run()
     at.button(key="rename_speaker").click()
     at.run()
@@ -199,12 +205,12 @@ def test_synthesise_render_retry_export(project):
 # -- bad input reaches the user as one readable line ---------------------------------------------------------------
 def test_empty_story_and_non_utf8_upload(project):
     at = _app("story")
-    at.text_area(key="story_text").set_value("   \n")
+    _keyed(at.text_area, "story_text").set_value("   \n")
     _button(at, "Parse story").click()
     at.run()
     _no_exception(at)
     assert any("The story is empty" in e for e in _errors(at))
-    at.file_uploader(key="story_upload").set_value(("story.txt", b"\xff\xfeA\x00l\x00", "text/plain"))
+    _keyed(at.file_uploader, "story_upload").set_value(("story.txt", b"\xff\xfeA\x00l\x00", "text/plain"))
     _button(at, "Parse story").click()
     at.run()
     _no_exception(at)
@@ -214,27 +220,27 @@ def test_empty_story_and_non_utf8_upload(project):
 
 def test_portrait_without_face_and_not_an_image(project):
     at = _app("cast")
-    at.radio(key="portrait-source-0").set_value("Upload")
+    _keyed(at.radio, "portrait-source-0").set_value("Upload")
     at.run()
     blank = np.full((300, 240, 3), 128, np.uint8)
-    at.file_uploader(key="upload-0").set_value(("blank.png", _png(blank), "image/png"))
+    _keyed(at.file_uploader, "upload-0").set_value(("blank.png", _png(blank), "image/png"))
     at.run()
     _no_exception(at)
     assert any("No face found" in e for e in _errors(at))
 
     # manual placement: a box the user draws is kept in the cast
-    at.number_input(key="box-x-0").set_value(60)
-    at.number_input(key="box-y-0").set_value(80)
-    at.number_input(key="box-w-0").set_value(120)
-    at.number_input(key="box-h-0").set_value(140)
+    _keyed(at.number_input, "box-x-0").set_value(60)
+    _keyed(at.number_input, "box-y-0").set_value(80)
+    _keyed(at.number_input, "box-w-0").set_value(120)
+    _keyed(at.number_input, "box-h-0").set_value(140)
     at.run()
     assert any("Manual face box" in str(img.proto) for img in at.get("image"))
-    at.button(key="box-save-0").click()
+    _keyed(at.button, "box-save-0").click()
     at.run()
     _no_exception(at)
     assert Project.open(project.root).cast["Alice"].face_box == (60.0, 80.0, 120.0, 140.0)
 
-    at.file_uploader(key="upload-0").set_value(("face.png", b"not an image at all", "image/png"))
+    _keyed(at.file_uploader, "upload-0").set_value(("face.png", b"not an image at all", "image/png"))
     at.run()
     _no_exception(at)
     assert any("not an image" in e for e in _errors(at))
@@ -318,4 +324,59 @@ def test_memory_panel_lists_and_unloads_the_engines_models(project):
     at.sidebar.button(key="unload_models").click()
     at.run()
     _no_exception(at)
-    assert any(c.value == "Loaded models: none" for c in at.sidebar.caption)
+    from ui.models import model_cache
+
+    assert model_cache().loaded() == []
+    assert any(c.value == "Loaded models: none" for c in _app().sidebar.caption)
+
+
+def test_a_failing_render_reports_its_reason_in_the_page(project):
+    texture = np.random.default_rng(3).integers(90, 160, (240, 200, 3)).astype(np.uint8)   # no face in it
+    project.cast["Bob"] = CastEntry("espeak:en+m7", project.add_upload(_png(texture), "noface.png"))
+    project.save()
+    at = _app("animate")
+    at.button(key="animate-render-all").click()
+    at.run()
+    status = job_manager().wait(project.root, timeout=60)
+    assert status.state == "failed"
+    at.run()
+    _no_exception(at)
+    assert any("Portrait of 'Bob'" in e and "No face found" in e for e in _errors(at))
+
+
+def test_cast_choices_are_saved_when_made_and_only_then(project):
+    before = project.project_file.read_bytes()
+    at = _app("cast")
+    assert project.project_file.read_bytes() == before, "looking at the cast changes nothing"
+    _keyed(at.selectbox, "voice-1").set_value("espeak:en-us+m1")
+    at.run()
+    _no_exception(at)
+    assert Project.open(project.root).cast["Bob"].voice_id == "espeak:en-us+m1"
+    _keyed(at.button, "sample-1").click()
+    at.run()
+    assert len(at.get("audio")) == 1, "the sample plays"
+
+    _keyed(at.radio, "portrait-source-0").set_value("Built-in")
+    at.run()
+    _keyed(at.selectbox, "builtin-0").set_value("builtin:eileen")
+    at.run()
+    _no_exception(at)
+    assert Project.open(project.root).cast["Alice"].portrait == "builtin:eileen"
+    assert any("Face found" in str(img.proto) for img in at.get("image"))
+    assert not _errors(at)
+
+
+def test_backend_and_export_options_are_saved(project):
+    at = _app("base")
+    _keyed(at.selectbox, "base_backend").set_value("builtin")
+    at.run()
+    _no_exception(at)
+    assert Project.open(project.root).settings.base_backend == "builtin"
+    at.switch_page("pages/export.py")
+    at.run()
+    _keyed(at.checkbox, "full_frame").check()
+    _keyed(at.checkbox, "soft_subtitles").check()
+    at.run()
+    _no_exception(at)
+    settings = Project.open(project.root).settings
+    assert settings.full_frame and settings.soft_subtitles

@@ -12,7 +12,7 @@ from deepstory_core import render
 from deepstory_core.progress import ProgressEvent
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
-from ui.session import require_project
+from ui.session import ensure_frame, require_project, scoped_key
 from ui.widgets import guarded, job_panel, job_running, start_job
 
 PER_PAGE = 10
@@ -46,27 +46,33 @@ def backend_availability(name: str) -> tuple[bool, str]:
     return result.ready, "; ".join(part for part in (result.message, result.fix) if part)
 
 
-def backend_picker(project: Project, view: StageView) -> str:
-    """A select of the usable backends (saved into the project); unusable ones are listed with the reason."""
+def _save_setting(root: Path, setting: str, key: str) -> None:
+    """Callback: the user's backend choice goes into the project as it is on disk now."""
+    value = st.session_state.get(key)
+    project = guarded(Project.open, root)
+    if value and project is not None and getattr(project.settings, setting) != value:
+        project.settings = project.settings.with_changes(**{setting: value})
+        project.save()
+
+
+def backend_picker(project: Project, view: StageView) -> None:
+    """A select of the usable backends (saved into the project when changed); unusable ones listed with why."""
     current = getattr(project.settings, view.setting)
     usable, unusable = [], {}
     for name in view.table:
         ok, why = backend_availability(name)
         (usable.append(name) if ok else unusable.__setitem__(name, why))
     if current not in usable:
-        if current in unusable:
-            st.warning(f"The chosen {view.title.lower()} backend **{current}** is not usable: {unusable[current]}. "
-                       f"Using {usable[0]} instead.")
-        current = usable[0]
-    chosen = st.selectbox(f"{view.title} backend", usable, index=usable.index(current),
-                          format_func=lambda n: _LABELS.get(n, n), key=f"{view.stage}_backend",
-                          disabled=job_running(project.root))
+        reason = unusable.get(current, "it is not installed in this build")
+        st.warning(f"The chosen {view.title.lower()} backend **{current}** is not usable: {reason}. "
+                   f"Choose another one below.")
+    key = scoped_key(f"{view.stage}_backend", project.root)
+    st.selectbox(f"{view.title} backend", usable, index=usable.index(current) if current in usable else None,
+                 format_func=lambda n: _LABELS.get(n, n), key=key, placeholder="Choose a backend",
+                 disabled=job_running(project.root), on_change=_save_setting,
+                 args=(project.root, view.setting, key))
     for name, why in unusable.items():
         st.caption(f":material/block: {_LABELS.get(name, name)} — unavailable: {why}")
-    if chosen != getattr(project.settings, view.setting):
-        project.settings = project.settings.with_changes(**{view.setting: chosen})
-        project.save()
-    return chosen
 
 
 def _render_all_work(root: Path, view: StageView):
@@ -150,6 +156,7 @@ def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, bus
 
 def stage_page(view: StageView, intro: str) -> None:
     """The whole Base / Animate page."""
+    ensure_frame()
     st.header(view.title)
     st.caption(intro)
     project = require_project()
@@ -182,7 +189,7 @@ def stage_page(view: StageView, intro: str) -> None:
     pages = max(1, -(-len(statuses) // PER_PAGE))
     page = 1
     if pages > 1:
-        page = st.number_input(f"Page (of {pages}, {PER_PAGE} chunks each)", 1, pages, 1, key=f"{view.stage}-page")
+        page = st.number_input(f"Page (of {pages}, {PER_PAGE} chunks each)", 1, pages, 1, key=scoped_key(f"{view.stage}-page"))
     for status in statuses[(page - 1) * PER_PAGE: page * PER_PAGE]:
         chunk_row(project, status, view, busy)
 

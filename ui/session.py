@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 import streamlit as st
@@ -18,8 +19,18 @@ def _last_project_file() -> Path:
     return projects_root() / _LAST_FILE
 
 
+_KEEP_ON_SWITCH = {"project_select", "new_project_name", "studio_frame_ran", "startup_error", "sidebar_error"}
+
+
 def remember(root: Path) -> None:
+    """Open `root` in this session (and next time). Switching projects drops the pages' widget state, so no
+    text, table edit or choice made for one project shows up — or gets saved — in another."""
+    previous = st.session_state.get(_KEY)
     st.session_state[_KEY] = str(root)
+    if previous is not None and previous != str(root):
+        for key in list(st.session_state.keys()):
+            if key != _KEY and key not in _KEEP_ON_SWITCH:
+                del st.session_state[key]
     try:
         atomic_write_text(_last_project_file(), Path(root).name)
     except DeepstoryError:
@@ -85,3 +96,26 @@ def new_project(name: str) -> Project:
     project = create_project(name)
     remember(project.root)
     return project
+
+
+_FRAME_KEY = "studio_frame_ran"
+
+
+def mark_frame() -> None:
+    """Called by studio.py on every run, before the page: the page knows it runs inside the studio's frame."""
+    st.session_state[_FRAME_KEY] = True
+
+
+def ensure_frame() -> None:
+    """First thing on every page. On a freshly started server whose first request is a page's URL, Streamlit's
+    automatic `pages/` discovery runs the page file alone (no sidebar, no model cache); send it through
+    studio.py, which installs `st.navigation` for the rest of the session."""
+    if not st.session_state.get(_FRAME_KEY):
+        st.switch_page("studio.py")
+
+
+def scoped_key(name: str, root: Path | str | None = None) -> str:
+    """A widget key tied to one project (`name-<digest>`): the browser keeps a widget's value for as long as its
+    key lives, so keys that outlive a project switch would show — and save — one project's text in another."""
+    root = root if root is not None else current_root()
+    return f"{name}-{hashlib.sha1(str(root).encode()).hexdigest()[:8]}"

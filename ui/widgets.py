@@ -74,11 +74,16 @@ def job_panel(project_root: Path, key: str) -> None:
         if st.session_state.get(_SEEN_FINISHED) is False:
             st.session_state[_SEEN_FINISHED] = True
             st.rerun()  # full rerun: the page shows what the job made
+        kind = status.kind[:1].upper() + status.kind[1:]
+        message, dismiss = st.columns([6, 1], vertical_alignment="center")
         if status.state == "failed":
-            st.error(status.error or "The job failed.")
+            message.error(status.error or "The job failed.")
         elif status.state == "cancelled":
-            st.info(f"{status.kind} was cancelled; finished work is kept. Start it again to continue.")
+            message.info(f"{kind} was cancelled; finished work is kept. Start it again to continue.")
         else:
-            st.success(f"{status.kind} finished in {status.elapsed:.1f} s.")
+            message.success(f"{kind} finished in {status.elapsed:.1f} s.")
+        if dismiss.button("Dismiss", key=f"{key}-dismiss", width="stretch"):
+            job_manager().forget(project_root)
+            st.rerun(scope="fragment")
 
     _panel()

@@ -8,6 +8,7 @@ stream copy; frames of another size (full-frame portraits of different sizes) ar
 
 from __future__ import annotations
 
+import inspect
 import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -84,10 +85,17 @@ def write_animated_clip(
     size: tuple[int, int] = (CLIP_SIZE, CLIP_SIZE),
     full_frame: bool = False,
     cancel: CancelToken | None = None,
+    geometry: Any = None,
 ) -> int:
-    """Animate `portrait` with `base_frames` (T, 128, 96, 3) — e.g. a memmap — into an mp4 at `destination`."""
+    """Animate `portrait` with `base_frames` (T, 128, 96, 3) — e.g. a memmap — into an mp4 at `destination`.
+    `geometry`: the face placed by hand (backends that take one, like the built-in transfer, use it)."""
     driving = _batches(base_frames, cancel)
-    batches = motion.transfer(portrait, driving, full_frame=True) if full_frame else motion.transfer(portrait, driving)
+    extra: dict[str, Any] = {}
+    if geometry is not None and "geometry" in inspect.signature(motion.transfer).parameters:
+        extra["geometry"] = geometry
+    if full_frame:
+        extra["full_frame"] = True
+    batches = motion.transfer(portrait, driving, **extra)
     with ClipWriter(destination, size) as writer:
         for batch in batches:
             batch = np.asarray(batch, dtype=np.uint8)
@@ -100,8 +108,8 @@ def write_animated_clip(
 
 def render_clip(store: ArtifactStore, key: str, base_frames: np.ndarray, motion: MotionTransfer,
                 portrait: np.ndarray, size: tuple[int, int], full_frame: bool = False,
-                cancel: CancelToken | None = None) -> Path:
+                cancel: CancelToken | None = None, geometry: Any = None) -> Path:
     """Compute one chunk's clip into the store under `key` (callers check `exists` first)."""
     path = store.path(STAGE, key, EXT)
-    write_animated_clip(path, base_frames, motion, portrait, size, full_frame, cancel)
+    write_animated_clip(path, base_frames, motion, portrait, size, full_frame, cancel, geometry)
     return path
