@@ -31,7 +31,7 @@ class FomAnimatorOptions:
     relative: bool = True               # motion relative to the chunk's first driving frame (+ relative jacobian)
     adapt_movement_scale: bool = True   # rescale motion by the keypoint hull size ratio
     align_corners: bool = False         # grid_sample convention: False = reference code; True = torch 1.0 training
-    channels_last: bool | None = None   # NHWC layout; None = on CUDA only (on our CPUs it measured neither way)
+    channels_last: bool = True          # NHWC layout: convs are 84 % of the time; NHWC measured 1.45× vs 1.30× on CPU
     bf16: bool = False                  # bfloat16 autocast, CUDA only (ignored on CPU, where it is 7–9× slower)
     compile: bool = False               # torch.compile kp/hourglass/decoder: 1st call 6–100 s, CPU +0–15 %
 
@@ -87,7 +87,7 @@ class FomAnimator:
         self.generator = generator.to(self.device).eval()
         self.generator.align_corners = options.align_corners
         self._autocast = options.bf16 and self.device.type == "cuda"
-        self._channels_last = (self.device.type == "cuda") if options.channels_last is None else options.channels_last
+        self._channels_last = options.channels_last
         layout = torch.channels_last if self._channels_last else torch.contiguous_format
         self.kp_detector.to(memory_format=layout)      # the animator owns the layout of the modules it is given
         self.generator.to(memory_format=layout)
