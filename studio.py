@@ -112,10 +112,9 @@ def memory_sidebar() -> None:
 
 def _unload_models() -> None:
     """A callback: runs before the script, so the panel above already shows the emptied cache."""
-    model_cache().evict()
-    from deepstory_core.voice_dctts import evict_dctts_models   # DC-TTS voices keep their own small cache
+    from deepstory_core.render import evict_models
 
-    evict_dctts_models()
+    evict_models()
     st.toast("Models unloaded; memory released.")
 
 

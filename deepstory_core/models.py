@@ -18,7 +18,8 @@ def stage_of(backend_id: str) -> str:
     """The pipeline stage a backend serves (voices are `dctts:<name>`, models `sda` / `fom`)."""
     if backend_id.startswith("dctts:") or backend_id.endswith(":voice"):
         return "voice"
-    return {"sda": "base", "fom": "motion", "face-alignment": "faces"}.get(backend_id, backend_id)
+    named = {"sda": "base", "fom": "motion", "face-alignment": "faces"}
+    return named.get(backend_id, backend_id.split(":", 1)[0])   # "base:builtin" → "base"
 
 
 class ModelCache:

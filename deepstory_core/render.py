@@ -203,14 +203,17 @@ def _cache_key(spec: BackendSpec) -> str:
 def _load_for_stage(spec: BackendSpec) -> Any:
     """Evict the models of every other stage (and of this stage's other backends), then load this one."""
     cache = model_cache()
-    key = _cache_key(spec)
-    stage = "base" if spec.kind == "base" else "motion"
-    cache.evict(except_stage=stage)  # built-ins (not stage-tagged by the cache) are cheap to rebuild
-    return cache.get(key, spec.load)
+    evict_models(except_stage="base" if spec.kind == "base" else "motion")
+    return cache.get(_cache_key(spec), spec.load)
 
 
-def evict_models() -> None:
-    model_cache().evict()
+def evict_models(except_stage: str | None = None) -> None:
+    """Drop every loaded model not serving `except_stage`, DC-TTS voices (which keep their own cache) included."""
+    from .voice_dctts import evict_dctts_models
+
+    model_cache().evict(except_stage=except_stage)
+    if except_stage != "voice":
+        evict_dctts_models()
 
 
 # -- portraits and identities --------------------------------------------------------------------------------------

@@ -40,10 +40,7 @@ _LOADERS = {"voice": load_voice_model, "base": load_base_model, "motion": load_m
 def _stage(key: str) -> str:
     """`sda` → base, `fom` → motion, `base:builtin` → base, `dctts:x` → voice; anything else counts as base."""
     stage = stage_of(key)
-    if stage in _LOADERS:
-        return stage
-    prefix = key.split(":", 1)[0]
-    return prefix if prefix in _LOADERS else "base"
+    return stage if stage in _LOADERS else "base"
 
 
 class StreamlitModelCache:
