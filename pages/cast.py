@@ -15,19 +15,14 @@ from deepstory_core.cast import CastEntry, complete_cast
 from deepstory_core.errors import DeepstoryError, InputError
 from deepstory_core.project import Project
 from deepstory_core.render import portrait_ref
-from ui.session import ensure_frame, require_project
+from ui.session import open_page
 from ui.widgets import guarded
 
 SAMPLE_TEXT = "Hello! This is how I sound when I tell your story."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
 
-ensure_frame()  # see ui.session.ensure_frame
-st.header("Cast")
-project = require_project()
+project = open_page("Cast")
 speakers = project.speakers()
-if not speakers:
-    st.info("The project has no sentences yet: paste a story on the **Story** page first.")
-    st.stop()
 
 
 @st.cache_data(show_spinner=False, ttl=60)

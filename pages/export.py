@@ -10,15 +10,10 @@ import streamlit as st
 from deepstory_core import render
 from deepstory_core.project import Project
 from deepstory_core.stages.export import subtitles_path
-from ui.session import ensure_frame, require_project, scoped_key
+from ui.session import open_page, scoped_key
 from ui.widgets import guarded, job_panel, job_running, start_job
 
-ensure_frame()  # see ui.session.ensure_frame
-st.header("Export")
-project = require_project()
-if not project.sentence_rows:
-    st.info("The project has no sentences yet: paste a story on the **Story** page first.")
-    st.stop()
+project = open_page("Export")
 busy = job_running(project.root)
 settings = project.settings
 

@@ -6,12 +6,10 @@ import streamlit as st
 
 from deepstory_core.editing import apply_sentence_table, rename_speaker, sentence_table
 from deepstory_core.story import decode_story
-from ui.session import ensure_frame, require_project, scoped_key
+from ui.session import open_page, scoped_key
 from ui.widgets import attempt, guarded
 
-ensure_frame()  # see ui.session.ensure_frame
-st.header("Story")
-project = require_project()
+project = open_page("Story", needs_sentences=False)
 
 with st.form("story_form"):
     text = st.text_area("Story text", value=project.story_text, height=260, key=scoped_key("story_text"),

@@ -12,17 +12,12 @@ from deepstory_core.project import Project
 from deepstory_core.sentence_audio import forget_sentence, load_sentence_audio, plan_from_ready, sentence_audio
 from deepstory_core.stages.voice import prepare_soundtrack
 from deepstory_core.timeline import plan_rows, timeline_svg
-from ui.session import ensure_frame, require_project, scoped_key
+from ui.session import open_page, scoped_key
 from ui.widgets import guarded, job_panel, job_running, start_job
 
 PER_PAGE = 15
 
-ensure_frame()  # see ui.session.ensure_frame
-st.header("Voices")
-project = require_project()
-if not project.sentence_rows:
-    st.info("The project has no sentences yet: paste a story on the **Story** page first.")
-    st.stop()
+project = open_page("Voices")
 busy = job_running(project.root)
 
 

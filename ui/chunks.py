@@ -12,7 +12,7 @@ from deepstory_core import render
 from deepstory_core.progress import ProgressEvent
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
-from ui.session import ensure_frame, require_project, scoped_key
+from ui.session import open_page, scoped_key
 from ui.widgets import guarded, job_panel, job_running, start_job
 
 PER_PAGE = 10
@@ -156,13 +156,7 @@ def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, bus
 
 def stage_page(view: StageView, intro: str) -> None:
     """The whole Base / Animate page."""
-    ensure_frame()
-    st.header(view.title)
-    st.caption(intro)
-    project = require_project()
-    if not project.sentence_rows:
-        st.info("The project has no sentences yet: paste a story on the **Story** page first.")
-        st.stop()
+    project = open_page(view.title, intro)
     busy = job_running(project.root)
     backend_picker(project, view)
     job_panel(project.root, key=f"{view.stage}-job")

@@ -92,6 +92,20 @@ def require_project() -> Project:
     return project
 
 
+def open_page(title: str, intro: str = "", needs_sentences: bool = True) -> Project:
+    """The top of every project page: frame check, header, the project — or a hint and a stop when the page
+    has nothing to work on yet."""
+    ensure_frame()
+    st.header(title)
+    if intro:
+        st.caption(intro)
+    project = require_project()
+    if needs_sentences and not project.sentence_rows:
+        st.info("The project has no sentences yet: paste a story on the **Story** page first.")
+        st.stop()
+    return project
+
+
 def new_project(name: str) -> Project:
     project = create_project(name)
     remember(project.root)

@@ -24,20 +24,19 @@ class LayerNorm1d(nn.LayerNorm):
         return super().forward(x.permute(0, 2, 1)).permute(0, 2, 1)
 
 
-class WeightNormConv1d(nn.Module):
-    """Conv1d with classic weight normalisation: parameters `bias`, `weight_g` (out,1,1), `weight_v`.
+class _WeightNormed(nn.Module):
+    """Classic weight normalisation over dim 0 of `weight_v`: parameters `bias`, `weight_g`, `weight_v`.
 
-    Same keys as `nn.utils.weight_norm(nn.Conv1d(...))` (which is deprecated); weight = g · v / ||v|| per output
-    channel, recomputed at each call like the original.
+    Same keys as `nn.utils.weight_norm(...)` (deprecated); weight = g · v / ||v|| per slice of dim 0, recomputed
+    at each call like the original. `fan_in` sets the default init's bound, as nn.Conv*'s own init would.
     """
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, dilation: int = 1):
+    def __init__(self, weight_shape: tuple[int, int, int], out_channels: int, fan_in: int):
         super().__init__()
-        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
-        self.padding, self.dilation = padding, dilation
+        self.fan_in = fan_in
         self.bias = nn.Parameter(torch.empty(out_channels))
-        self.weight_g = nn.Parameter(torch.empty(out_channels, 1, 1))
-        self.weight_v = nn.Parameter(torch.empty(out_channels, in_channels, kernel_size))
+        self.weight_g = nn.Parameter(torch.empty(weight_shape[0], 1, 1))
+        self.weight_v = nn.Parameter(torch.empty(weight_shape))
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -45,7 +44,7 @@ class WeightNormConv1d(nn.Module):
             return
         # Same distribution as nn.Conv1d's default init; g = ||v|| makes the effective weight equal v.
         nn.init.kaiming_uniform_(self.weight_v, a=math.sqrt(5))
-        bound = 1 / math.sqrt(self.in_channels * self.kernel_size)
+        bound = 1 / math.sqrt(self.fan_in)
         nn.init.uniform_(self.bias, -bound, bound)
         with torch.no_grad():
             self.weight_g.copy_(self.weight_v.norm(dim=(1, 2), keepdim=True))
@@ -53,35 +52,27 @@ class WeightNormConv1d(nn.Module):
     @property
     def weight(self) -> torch.Tensor:
         return torch._weight_norm(self.weight_v, self.weight_g, 0)
+
+
+class WeightNormConv1d(_WeightNormed):
+    """Conv1d with weight norm over the output channels: `weight_g` is (out,1,1)."""
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int, padding: int = 0, dilation: int = 1):
+        super().__init__((out_channels, in_channels, kernel_size), out_channels, in_channels * kernel_size)
+        self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
+        self.padding, self.dilation = padding, dilation
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv1d(x, self.weight, self.bias, padding=self.padding, dilation=self.dilation)
 
 
-class WeightNormConvTranspose1d(nn.Module):
+class WeightNormConvTranspose1d(_WeightNormed):
     """Stride-2 ConvTranspose1d with weight norm over dim 0, i.e. over the *input* channels: `weight_g` is (in,1,1)."""
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int, stride: int = 2, dilation: int = 1):
-        super().__init__()
+        super().__init__((in_channels, out_channels, kernel_size), out_channels, out_channels * kernel_size)
         self.in_channels, self.out_channels, self.kernel_size = in_channels, out_channels, kernel_size
         self.stride, self.dilation = stride, dilation
-        self.bias = nn.Parameter(torch.empty(out_channels))
-        self.weight_g = nn.Parameter(torch.empty(in_channels, 1, 1))
-        self.weight_v = nn.Parameter(torch.empty(in_channels, out_channels, kernel_size))
-        self.reset_parameters()
-
-    def reset_parameters(self) -> None:
-        if self.weight_v.is_meta:
-            return
-        nn.init.kaiming_uniform_(self.weight_v, a=math.sqrt(5))
-        bound = 1 / math.sqrt(self.out_channels * self.kernel_size)
-        nn.init.uniform_(self.bias, -bound, bound)
-        with torch.no_grad():
-            self.weight_g.copy_(self.weight_v.norm(dim=(1, 2), keepdim=True))
-
-    @property
-    def weight(self) -> torch.Tensor:
-        return torch._weight_norm(self.weight_v, self.weight_g, 0)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.conv_transpose1d(x, self.weight, self.bias, stride=self.stride, dilation=self.dilation)
