@@ -126,8 +126,12 @@ class _FaceCropped:
     def __init__(self, animator: MotionTransfer) -> None:
         self.animator = animator
 
-    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray]) -> Iterable[np.ndarray]:
+    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *,
+                 full_frame: bool = False) -> Iterable[np.ndarray]:
         from modules.face.align import crop_square_256
+
+        if full_frame:
+            raise InputError("Full-frame export needs the built-in motion transfer; FOM makes 256×256 clips only.")
 
         if portrait.shape[:2] != (256, 256):
             portrait = crop_square_256(portrait).image

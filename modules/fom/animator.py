@@ -136,9 +136,12 @@ class FomAnimator:
                                use_relative_jacobian=opts.relative, scale=state.scale)
         return self._generate(prepared, kp_norm)["prediction"]
 
-    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray]) -> Iterator[np.ndarray]:
+    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *,
+                 full_frame: bool = False) -> Iterator[np.ndarray]:
         """uint8 portrait (H, W, 3) + uint8 base batches (B, 128, 96, 3) → uint8 batches (b, 256, 256, 3) of at
-        most `batch_size` frames; as many frames out as in."""
+        most `batch_size` frames; as many frames out as in. FOM makes 256×256 clips only (no `full_frame`)."""
+        if full_frame:
+            raise ValueError("the FOM animator makes 256×256 clips only; full-frame needs the built-in transfer")
         source = prepare_portrait(portrait, self.device)
         prepared_driving = (prepare_base_frames(batch, self.device) for batch in driving if len(batch))
         for prediction in self.animate_tensors(source, prepared_driving):
