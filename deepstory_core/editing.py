@@ -13,8 +13,6 @@ from .errors import InputError
 from .project import Project
 from .story import MAX_SPEAKER_NAME, Sentence, trailing_punctuation
 
-TABLE_COLUMNS = ("speaker", "text", "line_start")
-
 
 def sentence_table(project: Project) -> list[dict[str, Any]]:
     """Rows for the editor: one per sentence, in story order."""

@@ -56,7 +56,6 @@ class _Job:
     status: JobStatus
     cancel: threading.Event
     thread: threading.Thread
-    lock_fd: int | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
 
