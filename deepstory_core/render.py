@@ -246,9 +246,12 @@ def load_portrait_image(project, ref: str) -> np.ndarray:
     return np.ascontiguousarray(load_portrait(ref, project.uploads_dir), dtype=np.uint8)
 
 
-def aligned_identity(portrait: np.ndarray, speaker: str, geometry: Any = None) -> np.ndarray:
+def aligned_identity(portrait: np.ndarray, speaker: str, geometry: Any = None, animator: Any = None) -> np.ndarray:
     """The portrait's face aligned to the 128×96 base framing (an image already 128×96 is used as it is);
-    `geometry`: a manual face placement (`manual_geometry`) instead of detection."""
+    `geometry`: a manual face placement (`manual_geometry`) instead of detection.
+
+    With 68 landmarks (face-alignment's weights cached) and an animator that aligns to its own model (SDA: its
+    mean face, 5 stable points, as the original), the animator's alignment is used; otherwise the canonical one."""
     if portrait.shape[:2] == BASE_SHAPE and geometry is None:
         return portrait
     from modules.face.align import align_face, analyze_portrait
@@ -258,7 +261,16 @@ def aligned_identity(portrait: np.ndarray, speaker: str, geometry: Any = None) -
             geometry = analyze_portrait(portrait)
         except InputError as err:
             raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
+    model_align = getattr(animator, "align", None)
+    if geometry.landmarks is not None and callable(model_align):
+        return np.ascontiguousarray(model_align(portrait, geometry.landmarks), dtype=np.uint8)
     return np.ascontiguousarray(align_face(portrait, geometry).image, dtype=np.uint8)
+
+
+def _landmarks_available() -> bool:
+    from modules.face.landmarks import weights_cached
+
+    return weights_cached()
 
 
 def manual_geometry(project, speaker: str, portrait: np.ndarray) -> Any:
@@ -297,13 +309,13 @@ class _Speaker:
     portrait_hash: str
     identity_hash: str
     _identity: np.ndarray | None = None
-    _identity_loader: Callable[[], np.ndarray] | None = None
+    _identity_loader: Callable[[Any], np.ndarray] | None = None   # called with the loaded base animator
     geometry: Any = None     # manual face placement, passed to the motion transfer
 
-    def identity(self) -> np.ndarray:
+    def identity(self, animator: Any = None) -> np.ndarray:
         if self._identity is None:
             assert self._identity_loader is not None
-            self._identity = self._identity_loader()
+            self._identity = self._identity_loader(animator)
         return self._identity
 
 
@@ -363,6 +375,8 @@ def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_fr
     settings = project.settings
     base, motion, base_fingerprint, motion_fingerprint = _backends(base_name, motion_name, full_frame)
     use_template = base_name == "sda" and settings.sda_identity == "template"
+    # SDA aligns a face with landmarks to its own mean face: which alignment ran is part of the identity's key.
+    alignment = "sda-landmarks" if base_name == "sda" and _landmarks_available() else "canonical"
 
     speakers: dict[str, _Speaker] = {}
     for speaker in dict.fromkeys(chunk.speaker for chunk in plan.chunks):
@@ -376,9 +390,9 @@ def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_fr
             speakers[speaker] = _Speaker(portrait, portrait_hash, "template:" + base_stage.image_hash(template),
                                          _identity=template, geometry=geometry)
         else:
-            speakers[speaker] = _Speaker(portrait, portrait_hash, "aligned:" + portrait_hash,
-                                         _identity_loader=lambda p=portrait, s=speaker, g=geometry:
-                                         aligned_identity(p, s, g), geometry=geometry)
+            speakers[speaker] = _Speaker(portrait, portrait_hash, f"aligned:{alignment}:{portrait_hash}",
+                                         _identity_loader=lambda animator, p=portrait, s=speaker, g=geometry:
+                                         aligned_identity(p, s, g, animator), geometry=geometry)
     size = animate_stage.export_size(((s.portrait.shape[1], s.portrait.shape[0]) for s in speakers.values()),
                                      full_frame)
     jobs = []
@@ -437,7 +451,7 @@ def _run_bases(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: RenderResu
         chunk = chunks[job.index]
         audio = load_chunk_audio(ctx.project, chunk)
         phonemes = load_chunk_phonemes(ctx.project, chunk)
-        base_stage.render_base(store, job.base_key, animator, audio, ctx.speakers[job.speaker].identity(), job.seed,
+        base_stage.render_base(store, job.base_key, animator, audio, ctx.speakers[job.speaker].identity(animator), job.seed,
                                phonemes, cancel)
         del audio
         result.rendered["base"] += 1

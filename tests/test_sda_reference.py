@@ -191,3 +191,17 @@ def test_fast_decoder_equals_original_ops_at_grid_size(reference_dir):
         fast = frames_fast(generator, dynamic, prepare_identity(generator, z_id, skips))
     assert fast.shape == (2, 3, 128, 96)
     _close(fast, reference, 1e-5)
+
+
+def test_engine_uses_sdas_own_alignment_when_landmarks_are_known(sda_ref, animator):
+    """The render engine's identity for SDA: with 68 landmarks, the original's mean-face alignment (bit-exact)."""
+    from deepstory_core.render import aligned_identity
+    from modules.face.align import FaceGeometry
+
+    _, _, inputs, _ = sda_ref
+    image = inputs["raw_image_uint8_hwc"].numpy()
+    landmarks = inputs["landmarks_68x2_xy"].numpy()
+    geometry = FaceGeometry(image_size=image.shape[:2], box=(0.0, 0.0, 64.0, 80.0), left_eye=tuple(landmarks[36]),
+                            right_eye=tuple(landmarks[45]), method="face-alignment", landmarks=landmarks)
+    identity = aligned_identity(image, "Alice", geometry, animator)
+    assert np.array_equal(identity, inputs["aligned_image_uint8_hwc"].numpy())
