@@ -436,26 +436,35 @@ def _check_cancel(cancel: CancelToken | None) -> None:
         raise Cancelled()
 
 
+def _run_stage(stage: str, spec: BackendSpec, todo: Sequence[ChunkJob], result: RenderResult,
+               progress: ProgressCallback, cancel: CancelToken | None,
+               render_one: Callable[[Any, ChunkJob], None]) -> None:
+    """Load the stage's model once (evicting the others), then render each missing chunk, checking for cancel."""
+    if not todo:
+        return
+    model = _load_for_stage(spec)
+    for done, job in enumerate(todo):
+        _check_cancel(cancel)
+        progress(ProgressEvent(stage, done, len(todo), f"chunk {job.index + 1} ({job.speaker[:20]})"))
+        render_one(model, job)
+        result.rendered[stage] += 1
+    progress(ProgressEvent(stage, len(todo), len(todo), "done"))
+
+
 def _run_bases(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: RenderResult, progress: ProgressCallback,
                cancel: CancelToken | None) -> None:
     store = ctx.project.store
     todo = [job for job in jobs if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT)]
     result.reused["base"] += len(jobs) - len(todo)
-    if not todo:
-        return
-    animator = _load_for_stage(ctx.base)
     chunks = {chunk.index: chunk for chunk in ctx.plan.chunks}
-    for done, job in enumerate(todo):
-        _check_cancel(cancel)
-        progress(ProgressEvent("base", done, len(todo), f"chunk {job.index + 1} ({job.speaker[:20]})"))
+
+    def render_one(animator: Any, job: ChunkJob) -> None:
         chunk = chunks[job.index]
-        audio = load_chunk_audio(ctx.project, chunk)
-        phonemes = load_chunk_phonemes(ctx.project, chunk)
-        base_stage.render_base(store, job.base_key, animator, audio, ctx.speakers[job.speaker].identity(animator), job.seed,
-                               phonemes, cancel)
-        del audio
-        result.rendered["base"] += 1
-    progress(ProgressEvent("base", len(todo), len(todo), "done"))
+        base_stage.render_base(store, job.base_key, animator, load_chunk_audio(ctx.project, chunk),
+                               ctx.speakers[job.speaker].identity(animator), job.seed,
+                               load_chunk_phonemes(ctx.project, chunk), cancel)
+
+    _run_stage("base", ctx.base, todo, result, progress, cancel, render_one)
 
 
 def _run_animations(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: RenderResult,
@@ -463,21 +472,15 @@ def _run_animations(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: Rende
     store = ctx.project.store
     todo = [job for job in jobs if not store.exists(animate_stage.STAGE, job.clip_key, animate_stage.EXT)]
     result.reused["animate"] += len(jobs) - len(todo)
-    if not todo:
-        return
-    motion = _load_for_stage(ctx.motion)
-    for done, job in enumerate(todo):
-        _check_cancel(cancel)
-        progress(ProgressEvent("animate", done, len(todo), f"chunk {job.index + 1} ({job.speaker[:20]})"))
+
+    def render_one(motion: Any, job: ChunkJob) -> None:
         if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT):
             raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
-        frames = base_stage.read_base(store, job.base_key)
         speaker = ctx.speakers[job.speaker]
-        animate_stage.render_clip(store, job.clip_key, frames, motion, speaker.portrait, ctx.size,
-                                  ctx.full_frame, cancel, geometry=speaker.geometry)
-        del frames
-        result.rendered["animate"] += 1
-    progress(ProgressEvent("animate", len(todo), len(todo), "done"))
+        animate_stage.render_clip(store, job.clip_key, base_stage.read_base(store, job.base_key), motion,
+                                  speaker.portrait, ctx.size, ctx.full_frame, cancel, geometry=speaker.geometry)
+
+    _run_stage("animate", ctx.motion, todo, result, progress, cancel, render_one)
 
 
 def export_path(project) -> Path:
