@@ -68,9 +68,13 @@ def atomic_write_text(destination: str | os.PathLike[str], text: str) -> None:
     atomic_write_bytes(destination, text.encode("utf-8"))
 
 
+def disk_full_message(destination: str | os.PathLike[str]) -> str:
+    return f"The disk is full: could not write {destination}. Free some space and try again; nothing finished was lost."
+
+
 def _describe_os_error(err: OSError, destination: Path) -> str:
     if err.errno == errno.ENOSPC:
-        return f"The disk is full: could not write {destination}. Free some space and try again; nothing finished was lost."
+        return disk_full_message(destination)
     if err.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
         return f"No permission to write {destination}. Choose another location."
     return f"Could not write {destination}: {err.strerror or err}."

@@ -12,8 +12,8 @@ Every output is written to a temp file beside the destination and moved into pla
 
 from __future__ import annotations
 
-import errno
 import os
+import re
 import subprocess
 import tempfile
 from pathlib import Path
@@ -22,7 +22,7 @@ from typing import Iterator, Sequence
 import imageio_ffmpeg
 import numpy as np
 
-from .atomic import atomic_path
+from .atomic import atomic_path, disk_full_message
 from .errors import InputError, StorageError
 from .settings import FPS
 
@@ -50,12 +50,11 @@ def _last_line(stderr: bytes | str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def _storage_or_input_error(what: str, path: Path, stderr: bytes | str, returncode: int | None) -> Exception:
-    last = _last_line(stderr)
-    if "No space left" in last or "No space left" in (stderr if isinstance(stderr, str) else stderr.decode("utf-8", "replace")):
-        return StorageError(f"The disk is full: could not write {path}. Free some space and try again; "
-                            f"nothing finished was lost.")
-    return StorageError(f"ffmpeg failed to {what} {path} (exit code {returncode}): {last}")
+def _ffmpeg_error(what: str, path: Path, stderr: bytes | str, returncode: int | None) -> StorageError:
+    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+    if "No space left" in text:
+        return StorageError(disk_full_message(path))
+    return StorageError(f"ffmpeg failed to {what} {path} (exit code {returncode}): {_last_line(text)}")
 
 
 def _run_ffmpeg(args: Sequence[str], what: str, path: Path) -> str:
@@ -66,7 +65,7 @@ def _run_ffmpeg(args: Sequence[str], what: str, path: Path) -> str:
     except OSError as err:
         raise StorageError(f"Could not start ffmpeg ({err}); reinstall imageio-ffmpeg.") from err
     if proc.returncode != 0:
-        raise _storage_or_input_error(what, path, proc.stderr, proc.returncode)
+        raise _ffmpeg_error(what, path, proc.stderr, proc.returncode)
     return proc.stdout.decode("utf-8", "replace")
 
 
@@ -121,7 +120,7 @@ class ClipWriter:
             self._proc.stdin.write(np.ascontiguousarray(frames).tobytes())
         except BrokenPipeError:
             self._proc.wait()
-            raise _storage_or_input_error("write", self.path, self._read_stderr(), self._proc.returncode)
+            raise _ffmpeg_error("write", self.path, self._read_stderr(), self._proc.returncode)
         self.frames_written += len(frames)
 
     def _read_stderr(self) -> bytes:
@@ -159,7 +158,7 @@ class ClipWriter:
         if returncode != 0:
             stderr = self._read_stderr()
             self._abort()
-            raise _storage_or_input_error("write", self.path, stderr, returncode)
+            raise _ffmpeg_error("write", self.path, stderr, returncode)
         self._stderr_file.close()
         atomic, self._atomic = self._atomic, None
         atomic.__exit__(None, None, None)  # os.replace into place
@@ -205,8 +204,6 @@ def stream_kinds(path: str | os.PathLike[str]) -> set[str]:
 
 def video_size(path: str | os.PathLike[str]) -> tuple[int, int]:
     """(width, height) of the first video stream, read from ffmpeg's stream description."""
-    import re
-
     path = Path(path)
     _require_file(path, "The video")
     text = _describe(path)
@@ -303,13 +300,7 @@ def concat_clips(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
             for clip in paths:
                 escaped = str(Path(clip).resolve()).replace("'", "'\\''")
                 lines.append(f"file '{escaped}'\n")
-            try:
-                list_file.write_text("".join(lines), encoding="utf-8")
-            except OSError as err:
-                if err.errno == errno.ENOSPC:
-                    raise StorageError(f"The disk is full: could not write {out}. Free some space and try "
-                                       f"again; nothing finished was lost.") from err
-                raise StorageError(f"Could not write {list_file}: {err.strerror or err}.") from err
+            list_file.write_text("".join(lines), encoding="utf-8")   # an OSError here: atomic_path reports it
             _run_ffmpeg(["-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(list_file),
                          "-map", "0:v:0", "-c", "copy", *BITEXACT_ARGS, "-f", "mp4", str(tmp)], "write", out)
         finally:

@@ -18,7 +18,7 @@ import numpy as np
 from ..artifacts import ArtifactStore, artifact_key
 from ..atomic import atomic_path
 from ..backends import BaseAnimator, PhonemeEvent
-from ..errors import InputError, StorageError
+from ..errors import InputError
 from ..progress import CancelToken, Cancelled
 from ..settings import BASE_SHAPE, SAMPLES_PER_FRAME
 
@@ -61,12 +61,9 @@ def write_base_frames(
         raise InputError(f"The base identity image must be {BASE_SHAPE[0]}×{BASE_SHAPE[1]} RGB; got {identity.shape}.")
     total = len(audio) // samples_per_frame
     destination = Path(destination)
-    with atomic_path(destination) as tmp:
-        try:
-            frames = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, *BASE_SHAPE, 3))
-            _reserve_space(tmp)
-        except OSError as err:
-            raise _storage_error(err, destination) from err
+    with atomic_path(destination) as tmp:        # an OSError inside (full disk) becomes a StorageError there
+        frames = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, *BASE_SHAPE, 3))
+        _reserve_space(tmp)
         try:
             done = 0
             for batch in animator.animate(audio, identity, seed, phonemes):
@@ -82,8 +79,6 @@ def write_base_frames(
             if done != total:
                 raise RuntimeError(f"base animator yielded {done} frames for audio of {total} frames")
             frames.flush()
-        except OSError as err:
-            raise _storage_error(err, destination) from err
         finally:
             del frames
     return total
@@ -112,10 +107,3 @@ def _reserve_space(path: Path) -> None:
         except OSError as err:
             if err.errno not in (errno.EOPNOTSUPP, errno.EINVAL):
                 raise
-
-
-def _storage_error(err: OSError, destination: Path) -> StorageError:
-    if err.errno == errno.ENOSPC:
-        return StorageError(f"The disk is full: could not write {destination}. Free some space and try again; "
-                            f"nothing finished was lost.")
-    return StorageError(f"Could not write {destination}: {err.strerror or err}.")
