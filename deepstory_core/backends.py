@@ -7,7 +7,7 @@ SDA's base can feed the built-in transfer. Arrays only — no file paths — so 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Protocol, Sequence
+from typing import Any, Iterable, Iterator, Protocol, Sequence
 
 import numpy as np
 
@@ -59,5 +59,6 @@ class MotionTransfer(Protocol):
         driving: Iterable[np.ndarray],     # batches uint8 (B, 128, 96, 3)
         *,
         full_frame: bool = False,          # True: the animated face feathered back into the whole portrait
+        geometry: Any = None,              # a face placed by hand (modules.face FaceGeometry); None = detect
     ) -> Iterator[np.ndarray]: ...        # batches uint8 (B, 256, 256, 3), or (B, H, W, 3) with full_frame
     # A backend that cannot paste back raises InputError (or ModelUnavailableError) when full_frame is asked.

@@ -127,14 +127,13 @@ class _FaceCropped:
         self.animator = animator
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *,
-                 full_frame: bool = False) -> Iterable[np.ndarray]:
+                 full_frame: bool = False, geometry: Any = None) -> Iterable[np.ndarray]:
         from modules.face.align import crop_square_256
 
         if full_frame:
             raise InputError("Full-frame export needs the built-in motion transfer; FOM makes 256×256 clips only.")
-
-        if portrait.shape[:2] != (256, 256):
-            portrait = crop_square_256(portrait).image
+        if portrait.shape[:2] != (256, 256) or geometry is not None:
+            portrait = crop_square_256(portrait, geometry).image
         return self.animator.transfer(portrait, driving)
 
 

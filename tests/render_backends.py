@@ -43,7 +43,8 @@ class CheapBase:
 class CheapMotion:
     """Base frame scaled ×2 into a 256×256 canvas (FOM's padding) blended with the portrait's mean colour."""
 
-    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], full_frame: bool = False) -> Iterator[np.ndarray]:
+    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], full_frame: bool = False,
+                 geometry: object = None) -> Iterator[np.ndarray]:
         delay = float(os.environ.get("DEEPSTORY_TEST_BATCH_DELAY", "0"))
         tint = np.asarray(portrait, dtype=np.float32).reshape(-1, 3).mean(axis=0).astype(np.uint8)
         for batch in driving:

@@ -8,7 +8,6 @@ stream copy; frames of another size (full-frame portraits of different sizes) ar
 
 from __future__ import annotations
 
-import inspect
 import os
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -89,13 +88,7 @@ def write_animated_clip(
 ) -> int:
     """Animate `portrait` with `base_frames` (T, 128, 96, 3) — e.g. a memmap — into an mp4 at `destination`.
     `geometry`: the face placed by hand (backends that take one, like the built-in transfer, use it)."""
-    driving = _batches(base_frames, cancel)
-    extra: dict[str, Any] = {}
-    if geometry is not None and "geometry" in inspect.signature(motion.transfer).parameters:
-        extra["geometry"] = geometry
-    if full_frame:
-        extra["full_frame"] = True
-    batches = motion.transfer(portrait, driving, **extra)
+    batches = motion.transfer(portrait, _batches(base_frames, cancel), full_frame=full_frame, geometry=geometry)
     with ClipWriter(destination, size) as writer:
         for batch in batches:
             batch = np.asarray(batch, dtype=np.uint8)
