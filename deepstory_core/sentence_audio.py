@@ -16,7 +16,8 @@ from .cast import complete_cast
 from .chunks import PlannedSentence
 from .errors import DeepstoryError
 from .pauses import pause_samples
-from .stages.voice import CHUNK_AUDIO_STAGE, VOICE_STAGE, StoryPlan, build_plan, sentence_audio_key
+from .stages.voice import (CHUNK_AUDIO_STAGE, VOICE_STAGE, StoryPlan, build_plan, sentence_audio_key,
+                           stored_sentence_length)
 
 
 @dataclass(frozen=True)
@@ -56,14 +57,12 @@ def sentence_audio(project, voice_factory=None) -> list[SentenceAudio]:
                                       problem=problems[voice_id]))
             continue
         key = sentence_audio_key(voices[voice_id], sentence.text, settings.sample_rate)
-        ready = store.exists(VOICE_STAGE, key, "json") and store.exists(VOICE_STAGE, key, "npy")
-        length = 0
-        if ready:
-            try:
-                length = int(store.read_json(VOICE_STAGE, key)["num_samples"])
-            except (DeepstoryError, KeyError, TypeError, ValueError):
-                ready = False
-        rows.append(SentenceAudio(index, sentence.speaker, sentence.text, voice_id, key, ready, length))
+        try:
+            length = stored_sentence_length(store, key)
+        except (DeepstoryError, KeyError, TypeError, ValueError):
+            length = None                  # a damaged artifact: synthesised again by the next voice run
+        rows.append(SentenceAudio(index, sentence.speaker, sentence.text, voice_id, key, length is not None,
+                                  length or 0))
     return rows
 
 

@@ -75,6 +75,18 @@ def sentence_audio_key(voice: VoiceBackend, text: str, sample_rate: int) -> str:
                         sample_rate=sample_rate, postprocess=POSTPROCESS_VERSION)
 
 
+def artifact_complete(store, stage: str, key: str) -> bool:
+    """A voice or chunk-audio artifact is complete when both files exist (the json is written last)."""
+    return store.exists(stage, key, "json") and store.exists(stage, key, "npy")
+
+
+def stored_sentence_length(store, key: str) -> int | None:
+    """Speech samples of a sentence's finished audio artifact, or None when it is not (completely) there."""
+    if not artifact_complete(store, VOICE_STAGE, key):
+        return None
+    return int(store.read_json(VOICE_STAGE, key)["num_samples"])
+
+
 def _default_voice_factory(voice_id: str) -> VoiceBackend:
     from ..voices import get_voice
 
@@ -110,11 +122,11 @@ def synthesize_sentences(project, progress: ProgressCallback = no_progress, canc
         voice = voices[voice_id]
         key = sentence_audio_key(voice, sentence.text, sample_rate)
         if key not in lengths:
-            if store.exists(VOICE_STAGE, key, "json") and store.exists(VOICE_STAGE, key, "npy"):
-                lengths[key] = int(store.read_json(VOICE_STAGE, key)["num_samples"])
-            else:
+            stored = stored_sentence_length(store, key)
+            if stored is None:
                 _check_cancel(cancel)
-                lengths[key] = _synthesize_one(store, key, voice, sentence, sample_rate, synthesize_sentence)
+                stored = _synthesize_one(store, key, voice, sentence, sample_rate, synthesize_sentence)
+            lengths[key] = stored
         before, after = pause_samples(sentence, settings)
         planned.append(PlannedSentence(sentence_id, sentence.speaker, key, lengths[key], before, after))
         progress(ProgressEvent("voice", sentence_id + 1, len(rows), f"sentence {sentence_id + 1} ({sentence.speaker[:20]})"))
@@ -155,8 +167,7 @@ def write_chunk_audio(project, plan: StoryPlan, planned: Sequence[PlannedSentenc
     store = project.store
     by_id = {item.sentence_id: item for item in planned}
     for chunk in plan.chunks:
-        if not (store.exists(CHUNK_AUDIO_STAGE, chunk.content_key, "json")
-                and store.exists(CHUNK_AUDIO_STAGE, chunk.content_key, "npy")):
+        if not artifact_complete(store, CHUNK_AUDIO_STAGE, chunk.content_key):
             _check_cancel(cancel)
             audio = np.zeros(chunk.num_samples, dtype=np.float32)
             phonemes: list[list] = []
