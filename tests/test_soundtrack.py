@@ -263,7 +263,8 @@ def test_speak_end_to_end_with_espeak_voices(home, capsys):
     out.parent.mkdir()
     code, stdout, err = speak(capsys, story, "-o", out)
     assert code == 0, err
-    assert re.search(r"^\s+1\s+Alice\s+\d+\.\d\ds\s+\d+\s+2 \(1\)$", stdout, re.M)
+    # chunk 2 (1-based, the number `render --retry-chunk` takes) is Alice's, holding sentence 2
+    assert re.search(r"^\s+2\s+Alice\s+\d+\.\d\ds\s+\d+\s+2 \(1\)$", stdout, re.M)
     assert "5 chunks, 6 sentences" in stdout
     rate, samples = read_wav(out)
     assert rate == SR and len(samples) % 882 == 0 and np.abs(samples).max() > 5000

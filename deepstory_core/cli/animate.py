@@ -22,7 +22,7 @@ from ..settings import BASE_SHAPE, CLIP_SIZE
 from ..stages.animate import even_size, fit_frames
 from ..video import ClipWriter, mux, read_frames_any, stream_kinds
 from .base import read_image
-from .speak import check_writable
+from .common import check_writable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -18,7 +18,7 @@ from ..progress import ProgressEvent, StderrProgressBar, no_progress
 from ..render import BASE_BACKENDS, aligned_identity, make_base_animator
 from ..settings import BASE_SHAPE, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..stages.base import write_base_frames
-from .speak import check_writable
+from .common import check_writable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -9,7 +9,7 @@ from ..demo import create_demo_project
 from ..errors import InputError
 from ..project import projects_root
 from .render import add_render_options, apply_options, render_project
-from .speak import check_writable
+from .common import check_writable
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

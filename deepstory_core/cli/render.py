@@ -11,14 +11,14 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..cast import CastEntry, complete_cast, load_cast_yaml
+from ..cast import load_cast_yaml
 from ..errors import InputError
 from ..jobs import ProjectLock
 from ..progress import StderrProgressBar, no_progress
-from ..project import PROJECT_FILE, Project
+from ..project import Project
 from ..render import BASE_BACKENDS, MOTION_BACKENDS, render_story, retry_chunk
 from ..story import read_story_file
-from .speak import check_writable, default_project_folder, format_duration
+from .common import check_writable, format_duration, project_for_story
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -56,36 +56,14 @@ def apply_options(project: Project, args: argparse.Namespace) -> None:
     project.settings = project.settings.with_changes(**changes)
 
 
-def _resolve_portraits(project: Project, cast: dict[str, CastEntry], cast_file: Path | None) -> dict[str, CastEntry]:
-    """Portrait paths from a cast file become project uploads (stored by content hash, never by user name)."""
-    resolved = {}
-    for speaker, entry in cast.items():
-        portrait = entry.portrait
-        if portrait and not portrait.startswith("builtin:"):
-            candidates = [Path(portrait).expanduser()]
-            if cast_file is not None:
-                candidates.insert(0, cast_file.parent / portrait)
-            found = next((c for c in candidates if c.is_file()), None)
-            if found is None:
-                raise InputError(f"The portrait {portrait!r} of speaker {speaker[:40]!r} does not exist.")
-            portrait = project.add_upload(found.read_bytes(), found.name)
-        resolved[speaker] = CastEntry(entry.voice_id, portrait)
-    return resolved
-
-
 def run(args: argparse.Namespace) -> int:
     text = read_story_file(args.story)
     out = Path(args.output)
     if out.suffix.lower() != ".mp4":
         raise InputError(f"The output {out} must be an .mp4 file name (the subtitles go beside it as .srt).")
     check_writable(out)
-    root = Path(args.project) if args.project else default_project_folder(Path(args.story))
-    project = Project.open(root) if (root / PROJECT_FILE).exists() else Project.create(root, Path(args.story).stem)
-    if project.story_text != text or not project.sentence_rows:
-        project.set_story(text)
-    cast_from_file = _resolve_portraits(project, load_cast_yaml(args.cast), args.cast) if args.cast else {}
-    project.cast = complete_cast(project.speakers(), {**project.cast, **cast_from_file},
-                                 project.settings.default_speaker)
+    cast_from_file = load_cast_yaml(args.cast) if args.cast else {}
+    project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast)
     apply_options(project, args)
     project.save()
     return render_project(project, out, args, retry=args.retry_chunk or [])
