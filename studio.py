@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import psutil
 import streamlit as st
 
 from deepstory_core.errors import DeepstoryError
+from deepstory_core.models import memory_report
 from deepstory_core.project import list_projects
 from ui import session
 from ui.models import model_cache
@@ -96,16 +96,11 @@ def memory_sidebar() -> None:
         cache = model_cache()
         loaded = cache.loaded()
         st.caption("Loaded models: " + (", ".join(loaded) if loaded else "none"))
-        rss = psutil.Process().memory_info().rss / 2**30
-        st.caption(f"RAM (this process): {rss:.2f} GiB")
-        try:
-            import torch
-
-            if torch.cuda.is_available():
-                st.caption(f"VRAM: {torch.cuda.memory_allocated() / 2**30:.2f} GiB allocated, "
-                           f"{torch.cuda.memory_reserved() / 2**30:.2f} GiB reserved")
-        except ImportError:
-            pass
+        report = memory_report()
+        st.caption(f"RAM (this process): {report['rss_mb'] / 1024:.2f} GiB · device: {report['device']}")
+        if "cuda_allocated_mb" in report:
+            st.caption(f"VRAM: {report['cuda_allocated_mb'] / 1024:.2f} GiB allocated, "
+                       f"{report['cuda_reserved_mb'] / 1024:.2f} GiB reserved")
         st.button("Unload models", key="unload_models", on_click=_unload_models,
                   help="Drops every loaded model and returns the memory (a running render reloads what it needs).")
 

@@ -35,6 +35,11 @@ class PortraitInfo:
     label: str
     path: Path
 
+    @property
+    def ref(self) -> str:
+        """How a cast names it: `builtin:<id>`."""
+        return f"{BUILTIN_PREFIX}{self.id}"
+
 
 def _astronaut() -> np.ndarray:
     from skimage import data

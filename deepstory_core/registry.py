@@ -8,7 +8,6 @@ cached by (path, size, mtime), so the studio can re-check on every page load.
 
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -324,19 +323,17 @@ def _fom_layout(meta: Any, config_path: Path) -> list[str]:
 
 
 def _fom_expected(config_path: Path) -> dict[str, Shapes] | None:
-    """Expected shapes from modules.fom for the config file; the vox-256 reference manifests otherwise."""
-    if config_path.is_file():
-        try:
-            from modules.fom.loader import expected_generator_shapes, expected_kp_detector_shapes
+    """Expected shapes of the networks the config file describes (None when the config itself is unusable: its own
+    check reports that)."""
+    from modules.fom.loader import expected_generator_shapes, expected_kp_detector_shapes
 
-            return {"kp_detector": expected_kp_detector_shapes(config_path),
-                    "generator": expected_generator_shapes(config_path)}
-        except ImportError:
-            pass
-        except Exception:  # an unreadable config is reported by the config file's own check
-            return None
-    return _manifests({"kp_detector": "fom/manifest_vox256_kp_detector.json",
-                       "generator": "fom/manifest_vox256_generator.json"})
+    if not config_path.is_file():
+        return None
+    try:
+        return {"kp_detector": expected_kp_detector_shapes(config_path),
+                "generator": expected_generator_shapes(config_path)}
+    except Exception:  # an unreadable config is reported by the config file's own check
+        return None
 
 
 def fom_variant_from_discriminator(disc: Any) -> str:
@@ -360,29 +357,15 @@ def _dctts_layout(meta: Any, which: str) -> list[str]:
     sd = meta.get("state_dict", meta) if isinstance(meta, Mapping) else None
     if not isinstance(sd, Mapping) or not sd:
         return ["it holds no state dict (expected {'state_dict': {name: tensor}})"]
-    try:
-        from modules.dctts.loader import expected_ssrn_shapes, expected_text2mel_shapes
+    from modules.dctts.loader import expected_ssrn_shapes, expected_text2mel_shapes
 
-        expected: Shapes | None = expected_text2mel_shapes() if which == "text2mel" else expected_ssrn_shapes()
-    except ImportError:
-        expected = (_manifests({which: f"dctts/manifest_{which}_default.json"}) or {}).get(which)
-    if expected is None:
-        return []
+    expected = expected_text2mel_shapes() if which == "text2mel" else expected_ssrn_shapes()
     problems = compare_state_dict(which, sd, expected)
     other = "ssrn" if which == "text2mel" else "text2mel"
     if problems and any(k.startswith(("layers.", "seq.")) for k in sd) and which == "text2mel" and not any(
             k.startswith(("text_enc", "audio_enc", "audio_dec")) for k in sd):
         problems.insert(0, f"this looks like the {other} checkpoint (file names swapped?)")
     return problems
-
-
-def _manifests(files: Mapping[str, str]) -> dict[str, Shapes] | None:
-    root = Path(os.environ.get("DEEPSTORY_REFERENCE", REPO.parent / "shared" / "reference"))
-    try:
-        return {section: {name: tuple(shape) for name, shape, *_ in json.loads((root / rel).read_text())}
-                for section, rel in files.items()}
-    except (OSError, ValueError):
-        return None
 
 
 def _origin(e: RegistryEntry) -> str:

@@ -21,6 +21,7 @@ import cv2
 import numpy as np
 
 from .backends import BaseAnimator, MotionTransfer
+from .checkpoints import weights_fingerprint
 from .errors import InputError, ModelUnavailableError
 from .progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, no_progress
 from .settings import BASE_SHAPE
@@ -98,16 +99,7 @@ def _registry_fingerprint(backend: str) -> Callable[[], str]:
 
     def fingerprint() -> str:
         _require_weights(backend)
-        digest = hashlib.sha256()
-        for model_file in _registry_entry(backend).files:
-            path = Path(model_file.path)
-            size = path.stat().st_size
-            digest.update(f"{path.name}:{size}".encode())
-            with open(path, "rb") as f:
-                digest.update(f.read(1 << 20))
-                f.seek(max(0, size - (1 << 20)))
-                digest.update(f.read(1 << 20))
-        return digest.hexdigest()[:24]
+        return weights_fingerprint(model_file.path for model_file in _registry_entry(backend).files)
 
     return fingerprint
 
@@ -220,18 +212,14 @@ def evict_models(except_stage: str | None = None) -> None:
 
 
 # -- portraits and identities --------------------------------------------------------------------------------------
-def _builtin_portrait_ids() -> list[str]:
-    from .portraits import builtin_portraits
-
-    return [f"builtin:{info.id}" for info in builtin_portraits()]
-
-
 def portrait_ref(project, speaker: str) -> str:
     """The speaker's portrait: the cast's choice, else a built-in one (speakers take them in turn)."""
     entry = project.cast.get(speaker)
     if entry is not None and entry.portrait:
         return entry.portrait
-    builtins = _builtin_portrait_ids()
+    from .portraits import builtin_portraits
+
+    builtins = [info.ref for info in builtin_portraits()]
     if not builtins:
         raise InputError(f"Speaker {speaker[:40]!r} has no portrait; choose one in the cast.")
     speakers = project.speakers()

@@ -6,6 +6,7 @@ used few stay loaded; `evict_dctts_models()` drops them all).
 
 from __future__ import annotations
 
+import functools
 import pickle
 import re
 import threading
@@ -16,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from .backends import Speech
+from .checkpoints import weights_fingerprint
 from .device import get_device, release_memory
 from .errors import InputError, ModelUnavailableError
 from .voices import DCTTS_PREFIX, VoiceInfo
@@ -139,6 +141,11 @@ class DcttsVoice:
     def __init__(self, voice_id: str, folder: Path, t2m: Path, ssrn: Path) -> None:
         self.voice_id = voice_id
         self.folder, self.t2m_path, self.ssrn_path = folder, t2m, ssrn
+
+    @functools.cached_property
+    def weights_checksum(self) -> str:
+        """Part of every sentence-audio key of this voice: new weights in the folder → new audio (read once)."""
+        return weights_fingerprint((self.t2m_path, self.ssrn_path))
 
     def load(self) -> tuple[object, object]:
         """(Text2Mel, SSRN), loaded on first use and cached per folder."""

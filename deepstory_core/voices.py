@@ -125,10 +125,8 @@ def _builtin_info(voice_id: str, tuning: _Tuning, available: bool, note: str) ->
 
 
 def _espeak_status() -> tuple[bool, str]:
-    try:
-        from modules.tts.espeak import is_available
-    except ImportError as err:   # pragma: no cover
-        return False, f"espeak wrapper missing: {err}"
+    from modules.tts.espeak import is_available
+
     if is_available():
         return True, ""
     return False, "libespeak-ng from the espeakng-loader wheel could not be loaded; pip install -r requirements.txt"
@@ -137,13 +135,10 @@ def _espeak_status() -> tuple[bool, str]:
 def list_voices(data_dir: Path = DATA_DIR) -> list[VoiceInfo]:
     """Every voice the studio knows: the built-in espeak voices, then DC-TTS folders under data/dctts."""
     ok, note = _espeak_status()
+    from .voice_dctts import list_dctts_voices   # lazy: it imports voices.VoiceInfo
+
     voices = [_builtin_info(vid, t, ok, note) for vid, t in BUILTIN_VOICES.items()]
-    try:
-        from .voice_dctts import list_dctts_voices
-    except ImportError:
-        return voices
-    voices.extend(list_dctts_voices(Path(data_dir)))
-    return voices
+    return voices + list_dctts_voices(Path(data_dir))
 
 
 def _unknown(voice_id: str, why: str = "") -> InputError:
@@ -167,13 +162,8 @@ def get_voice(voice_id: str, data_dir: Path = DATA_DIR) -> VoiceBackend:
             raise _unknown(voice_id, " (espeak-ng has no such voice)")
         return EspeakBackend(voice_id, name, 165, 50, 50)
     if voice_id.startswith(DCTTS_PREFIX):
-        try:
-            from .voice_dctts import load_dctts_voice
-        except ImportError:
-            raise ModelUnavailableError(
-                f"Voice {voice_id} needs DC-TTS support, which is not installed in this build; use a built-in "
-                "voice (`python -m deepstory_core voices`)."
-            ) from None
+        from .voice_dctts import load_dctts_voice   # lazy: it imports voices.VoiceInfo
+
         return load_dctts_voice(voice_id, Path(data_dir))
     raise _unknown(voice_id)
 

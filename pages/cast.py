@@ -13,6 +13,7 @@ import streamlit as st
 
 from deepstory_core.cast import CastEntry, complete_cast
 from deepstory_core.errors import DeepstoryError, InputError
+from deepstory_core.portraits import builtin_portraits
 from deepstory_core.project import Project
 from deepstory_core.render import portrait_ref
 from ui.session import open_page
@@ -38,20 +39,6 @@ def _sample(voice_id: str, text: str, sample_rate: int):
 
     speech = synthesize_sentence(get_voice(voice_id), text, sample_rate)
     return np.asarray(speech.audio, dtype=np.float32)
-
-
-def _builtin_portraits() -> list[tuple[str, str]]:
-    """(id, label) of the built-in portraits."""
-    try:
-        from deepstory_core.portraits import builtin_portraits
-    except ImportError:
-        return []
-    found = []
-    for item in builtin_portraits():
-        ref = item if isinstance(item, str) else str(getattr(item, "id", getattr(item, "ref", item)))
-        label = item if isinstance(item, str) else str(getattr(item, "label", getattr(item, "name", ref)))
-        found.append((ref if ref.startswith("builtin:") else f"builtin:{ref}", label))
-    return found
 
 
 def _save(speaker: str, entry: CastEntry) -> None:
@@ -151,7 +138,7 @@ voices = _voices()
 usable = [v for v in voices if v.available]
 labels = {v.voice_id: f"{v.label} — {v.voice_id}" for v in voices}
 completed = complete_cast(speakers, project.cast, project.settings.default_speaker)
-portraits = _builtin_portraits()
+portraits = [(info.ref, info.label) for info in builtin_portraits()]
 sr = project.settings.sample_rate
 
 unusable = [v for v in voices if not v.available]

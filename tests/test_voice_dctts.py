@@ -85,3 +85,14 @@ def test_text_without_letters_is_refused_before_loading(tmp_path: Path) -> None:
     (folder / "ssrn.pth").write_bytes(LFS_POINTER)
     with pytest.raises(InputError, match="only speaks English letters"):
         load_dctts_voice("dctts:Any", tmp_path).synthesize("1999 — 2024!")
+
+
+def test_new_weights_in_the_folder_give_new_sentence_keys(tmp_path: Path) -> None:
+    from deepstory_core.stages.voice import sentence_audio_key
+
+    folder = _voice_dir(tmp_path, "Geralt", "t2m.pth", "ssrn.pth")
+    before = sentence_audio_key(load_dctts_voice("dctts:Geralt", tmp_path), "Hello there.", 22050)
+    assert before == sentence_audio_key(load_dctts_voice("dctts:Geralt", tmp_path), "Hello there.", 22050)
+    (folder / "t2m.pth").write_bytes(b"other weights")
+    after = sentence_audio_key(load_dctts_voice("dctts:Geralt", tmp_path), "Hello there.", 22050)
+    assert after != before, "replaced weights must not reuse the old voice's audio"
