@@ -85,7 +85,10 @@ def _registry_entry(backend: str):
     return registry.entry(backend)
 
 
-def _require_weights(backend: str) -> None:
+NEURAL_BACKENDS = ("sda", "fom")   # backends whose weights the user brings (registry entries of the same name)
+
+
+def require_weights(backend: str) -> None:
     """ModelUnavailableError with the registry's fix message when a neural backend's weights are missing."""
     from . import registry
 
@@ -98,14 +101,14 @@ def _registry_fingerprint(backend: str) -> Callable[[], str]:
     """Weights fingerprint without loading them: per file its size and a hash of its first and last MiB."""
 
     def fingerprint() -> str:
-        _require_weights(backend)
+        require_weights(backend)
         return weights_fingerprint(model_file.path for model_file in _registry_entry(backend).files)
 
     return fingerprint
 
 
 def _sda_base() -> BaseAnimator:
-    _require_weights("sda")
+    require_weights("sda")
     from .device import get_device
     from modules.sda.animator import load_sda
 
@@ -130,7 +133,7 @@ class _FaceCropped:
 
 
 def _fom_motion() -> MotionTransfer:
-    _require_weights("fom")
+    require_weights("fom")
     from .device import get_device
     from modules.fom.animator import FomAnimator
     from modules.fom.loader import load_fom

@@ -9,6 +9,7 @@ from pathlib import Path
 import streamlit as st
 
 from deepstory_core import render
+from deepstory_core.errors import DeepstoryError
 from deepstory_core.progress import ProgressEvent
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
@@ -16,7 +17,6 @@ from ui.session import open_page, scoped_key
 from ui.widgets import guarded, job_panel, job_running, start_job
 
 PER_PAGE = 10
-_NEURAL = {"sda": "sda", "fom": "fom"}
 _LABELS = {"builtin": "Built-in (no download)", "sda": "SDA (Speech-Driven Animation)",
            "fom": "FOM (First Order Motion Model)"}
 
@@ -35,15 +35,13 @@ ANIMATE = StageView("animate", "Animate", "motion_backend", render.MOTION_BACKEN
 
 def backend_availability(name: str) -> tuple[bool, str]:
     """(usable, why not) from the model registry; built-in and test backends need no files."""
-    if name not in _NEURAL:
+    if name not in render.NEURAL_BACKENDS:
         return True, ""
-    from deepstory_core import registry
-
     try:
-        result = registry.check(registry.entry(_NEURAL[name]))
-    except KeyError:
-        return False, f"{name} is not in the model registry."
-    return result.ready, "; ".join(part for part in (result.message, result.fix) if part)
+        render.require_weights(name)
+    except DeepstoryError as err:
+        return False, str(err)
+    return True, ""
 
 
 def _save_setting(root: Path, setting: str, key: str) -> None:
