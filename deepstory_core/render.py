@@ -500,12 +500,15 @@ def _export(ctx: _RenderContext, out: Path, progress: ProgressCallback, cancel: 
 def render_story(project, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
                  base_backend: str | None = None, motion_backend: str | None = None,
                  only_chunks: Iterable[int] | None = None, out: str | Path | None = None,
-                 full_frame: bool | None = None, voice_factory=None) -> RenderResult:
-    """Render what is missing, stage by stage, then export (unless `only_chunks` limits the render).
+                 full_frame: bool | None = None, voice_factory=None, until: str = "export") -> RenderResult:
+    """Render what is missing, stage by stage, up to `until` ("base", "animate" or "export"; a render limited to
+    `only_chunks` never exports).
 
     1. voices + chunk audio  2. bases (base model loaded once)  3. clips (motion model loaded once, base evicted)
     4. export: clips joined by stream copy, soundtrack as AAC, subtitles beside the video.
     """
+    if until not in (*STAGES, "export"):
+        raise InputError(f"Unknown stage {until!r}; choose base, animate or export.")
     started = time.monotonic()
     settings = project.settings
     base_name = base_backend or settings.base_backend
@@ -527,9 +530,10 @@ def render_story(project, progress: ProgressCallback = no_progress, cancel: Canc
                           frames=sum(job.num_frames for job in ctx.jobs), samples=plan.num_samples)
 
     _run_bases(ctx, jobs, result, progress, cancel)
-    _run_animations(ctx, jobs, result, progress, cancel)
+    if until != "base":
+        _run_animations(ctx, jobs, result, progress, cancel)
     evict_models()
-    if selected is None:
+    if selected is None and until == "export":
         exported = _export(ctx, Path(out) if out is not None else export_path(project), progress, cancel)
         result.video, result.subtitles = exported.video, exported.subtitles
     result.elapsed_s = time.monotonic() - started

@@ -220,6 +220,18 @@ def test_cancel_between_batches_keeps_finished_chunks(tmp_path):
     assert resumed.rendered == {"base": 0, "animate": 4}
 
 
+def test_render_until_a_stage_stops_there(tmp_path):
+    project = _project(tmp_path / "p", 4)
+    bases_only = _render(project, until="base")
+    assert bases_only.rendered == {"base": 4, "animate": 0} and bases_only.video is None
+    assert _finished_files(project.root / "artifacts" / "clip", "*.mp4") == 0
+    clips_only = _render(project, until="animate")
+    assert clips_only.rendered == {"base": 0, "animate": 4} and clips_only.video is None
+    assert not render.export_path(project).exists()
+    with pytest.raises(InputError, match="Unknown stage"):
+        _render(project, until="voices")
+
+
 def test_portrait_without_a_face_is_named(tmp_path):
     project = _project(tmp_path / "p", 4)
     flat = np.full((300, 240, 3), 128, np.uint8)

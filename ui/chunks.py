@@ -10,7 +10,6 @@ import streamlit as st
 
 from deepstory_core import render
 from deepstory_core.errors import DeepstoryError
-from deepstory_core.progress import ProgressEvent
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
 from ui.session import open_page, scoped_key
@@ -75,21 +74,9 @@ def backend_picker(project: Project, view: StageView) -> None:
 
 def _render_all_work(root: Path, view: StageView):
     def work(progress, cancel):
-        project = Project.open(root)
-        if view.stage == "animate":
-            return render.render_story(project, progress, cancel, only_chunks=range(_chunk_count(project)))
-        total = _chunk_count(project)
-        for index in range(total):
-            progress(ProgressEvent("base", index, total, f"chunk {index + 1} of {total}"))
-            render.render_chunk(project, index, "base", cancel=cancel)
-        progress(ProgressEvent("base", total, total, "done"))
-        return total
+        return render.render_story(Project.open(root), progress, cancel, until=view.stage)
 
     return work
-
-
-def _chunk_count(project: Project) -> int:
-    return len(render.chunk_status(project))
 
 
 def _chunk_work(root: Path, index: int, stage: str, retry: bool):
