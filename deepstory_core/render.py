@@ -236,21 +236,27 @@ def load_portrait_image(project, ref: str) -> np.ndarray:
     return np.ascontiguousarray(load_portrait(ref, project.uploads_dir), dtype=np.uint8)
 
 
+def find_face(portrait: np.ndarray, speaker: str) -> Any:
+    """The portrait's face geometry (modules.face); an InputError naming the speaker when there is none."""
+    from modules.face.align import analyze_portrait
+
+    try:
+        return analyze_portrait(portrait)
+    except InputError as err:
+        raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
+
+
 def aligned_identity(portrait: np.ndarray, speaker: str, geometry: Any = None, animator: Any = None) -> np.ndarray:
     """The portrait's face aligned to the 128×96 base framing (an image already 128×96 is used as it is);
-    `geometry`: a manual face placement (`manual_geometry`) instead of detection.
+    `geometry`: the face as found (`find_face`) or placed by hand (`manual_geometry`); None = find it here.
 
     With 68 landmarks (face-alignment's weights cached) and an animator that aligns to its own model (SDA: its
     mean face, 5 stable points, as the original), the animator's alignment is used; otherwise the canonical one."""
-    if portrait.shape[:2] == BASE_SHAPE and geometry is None:
-        return portrait
-    from modules.face.align import align_face, analyze_portrait
+    from modules.face.align import align_face
 
-    if geometry is None:
-        try:
-            geometry = analyze_portrait(portrait)
-        except InputError as err:
-            raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
+    geometry = geometry if geometry is not None else find_face(portrait, speaker)
+    if geometry.method == "aligned":
+        return portrait
     model_align = getattr(animator, "align", None)
     if geometry.landmarks is not None and callable(model_align):
         return np.ascontiguousarray(model_align(portrait, geometry.landmarks), dtype=np.uint8)
@@ -295,17 +301,24 @@ def sda_template() -> np.ndarray:
 
 @dataclass
 class _Speaker:
+    """One speaker of a render: the portrait, its face found once (or placed by hand), and the base identity."""
+
+    name: str
     portrait: np.ndarray
     portrait_hash: str
     identity_hash: str
-    _identity: np.ndarray | None = None
-    _identity_loader: Callable[[Any], np.ndarray] | None = None   # called with the loaded base animator
-    geometry: Any = None     # manual face placement, passed to the motion transfer
+    _face: Any = None                       # FaceGeometry: placed by hand, else found on first use
+    _identity: np.ndarray | None = None     # SDA's template face, or the aligned portrait once made
+
+    def face(self) -> Any:
+        if self._face is None:
+            self._face = find_face(self.portrait, self.name)
+        return self._face
 
     def identity(self, animator: Any = None) -> np.ndarray:
+        """The base stage's identity image (`animator`: the loaded base model, which may align faces its own way)."""
         if self._identity is None:
-            assert self._identity_loader is not None
-            self._identity = self._identity_loader(animator)
+            self._identity = aligned_identity(self.portrait, self.name, self.face(), animator)
         return self._identity
 
 
@@ -377,12 +390,11 @@ def _prepare(project, plan: StoryPlan, base_name: str, motion_name: str, full_fr
             portrait_hash += ":box" + ",".join(f"{v:.1f}" for v in project.cast[speaker].face_box)
         if use_template:
             template = sda_template()
-            speakers[speaker] = _Speaker(portrait, portrait_hash, "template:" + base_stage.image_hash(template),
-                                         _identity=template, geometry=geometry)
+            speakers[speaker] = _Speaker(speaker, portrait, portrait_hash,
+                                         "template:" + base_stage.image_hash(template), geometry, template)
         else:
-            speakers[speaker] = _Speaker(portrait, portrait_hash, f"aligned:{alignment}:{portrait_hash}",
-                                         _identity_loader=lambda animator, p=portrait, s=speaker, g=geometry:
-                                         aligned_identity(p, s, g, animator), geometry=geometry)
+            speakers[speaker] = _Speaker(speaker, portrait, portrait_hash, f"aligned:{alignment}:{portrait_hash}",
+                                         geometry)
     size = animate_stage.export_size(((s.portrait.shape[1], s.portrait.shape[0]) for s in speakers.values()),
                                      full_frame)
     jobs = []
@@ -468,7 +480,7 @@ def _run_animations(ctx: _RenderContext, jobs: Sequence[ChunkJob], result: Rende
             raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
         speaker = ctx.speakers[job.speaker]
         animate_stage.render_clip(store, job.clip_key, base_stage.read_base(store, job.base_key), motion,
-                                  speaker.portrait, ctx.size, ctx.full_frame, cancel, geometry=speaker.geometry)
+                                  speaker.portrait, ctx.size, ctx.full_frame, cancel, geometry=speaker.face())
 
     _run_stage("animate", ctx.motion, todo, result, progress, cancel, render_one)
 
