@@ -11,7 +11,7 @@ from deepstory_core import render
 from deepstory_core.project import Project
 from deepstory_core.stages.export import subtitles_path
 from ui.session import open_page, scoped_key
-from ui.widgets import guarded, job_panel, job_running, start_job
+from ui.widgets import job_panel, job_running, save_setting, start_job
 
 project = open_page("Export")
 busy = job_running(project.root)
@@ -25,24 +25,16 @@ def _export(root: Path):
     return work
 
 
-def _save_option(setting: str, key: str) -> None:
-    """Callback: an option the user ticks goes into the project as it is on disk now."""
-    fresh = guarded(Project.open, project.root)
-    if fresh is not None:
-        fresh.settings = fresh.settings.with_changes(**{setting: bool(st.session_state[key])})
-        fresh.save()
-
-
 motion = render.MOTION_BACKENDS.get(settings.motion_backend)
 full_frame_ok = bool(motion and motion.supports_full_frame)
 c1, c2 = st.columns(2)
 c1.checkbox(
     "Full frame", value=settings.full_frame, key=scoped_key("full_frame"), disabled=busy or not (full_frame_ok or settings.full_frame),
-    on_change=_save_option, args=("full_frame", scoped_key("full_frame")),
+    on_change=save_setting, args=(project.root, "full_frame", scoped_key("full_frame")),
     help="Paste the animated face back into the whole portrait instead of a 256×256 face crop."
          + ("" if full_frame_ok else f" Needs the built-in motion transfer (chosen: {settings.motion_backend})."))
 c2.checkbox("Embed subtitles in the mp4", value=settings.soft_subtitles, key=scoped_key("soft_subtitles"), disabled=busy,
-            on_change=_save_option, args=("soft_subtitles", scoped_key("soft_subtitles")),
+            on_change=save_setting, args=(project.root, "soft_subtitles", scoped_key("soft_subtitles")),
             help="A .srt file is always written beside the video; this also adds a subtitle track that players "
                  "can switch on.")
 if settings.full_frame and not full_frame_ok:

@@ -13,7 +13,7 @@ from deepstory_core.errors import DeepstoryError
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
 from ui.session import open_page, scoped_key
-from ui.widgets import guarded, job_panel, job_running, start_job
+from ui.widgets import guarded, job_panel, job_running, save_setting, start_job
 
 PER_PAGE = 10
 _LABELS = {"builtin": "Built-in (no download)", "sda": "SDA (Speech-Driven Animation)",
@@ -43,15 +43,6 @@ def backend_availability(name: str) -> tuple[bool, str]:
     return True, ""
 
 
-def _save_setting(root: Path, setting: str, key: str) -> None:
-    """Callback: the user's backend choice goes into the project as it is on disk now."""
-    value = st.session_state.get(key)
-    project = guarded(Project.open, root)
-    if value and project is not None and getattr(project.settings, setting) != value:
-        project.settings = project.settings.with_changes(**{setting: value})
-        project.save()
-
-
 def backend_picker(project: Project, view: StageView) -> None:
     """A select of the usable backends (saved into the project when changed); unusable ones listed with why."""
     current = getattr(project.settings, view.setting)
@@ -66,7 +57,7 @@ def backend_picker(project: Project, view: StageView) -> None:
     key = scoped_key(f"{view.stage}_backend", project.root)
     st.selectbox(f"{view.title} backend", usable, index=usable.index(current) if current in usable else None,
                  format_func=lambda n: _LABELS.get(n, n), key=key, placeholder="Choose a backend",
-                 disabled=job_running(project.root), on_change=_save_setting,
+                 disabled=job_running(project.root), on_change=save_setting,
                  args=(project.root, view.setting, key))
     for name, why in unusable.items():
         st.caption(f":material/block: {_LABELS.get(name, name)} — unavailable: {why}")

@@ -34,6 +34,18 @@ def attempt(action: Callable[..., Any], *args: Any, **kwargs: Any) -> bool:
     return True
 
 
+def save_setting(root: Path, setting: str, key: str) -> None:
+    """Widget callback: the value the user just chose goes into the project *as it is on disk now* (a background
+    job may have saved it since this page was drawn); nothing is written when it did not change."""
+    from deepstory_core.project import Project
+
+    value = st.session_state.get(key)
+    project = guarded(Project.open, root)
+    if value is not None and project is not None and getattr(project.settings, setting) != value:
+        project.settings = project.settings.with_changes(**{setting: value})
+        project.save()
+
+
 def start_job(project_root: Path, kind: str, work: JobFunction) -> bool:
     """Start background work for the project; says so in the page when another job is running."""
     try:
