@@ -108,11 +108,9 @@ def _registry_fingerprint(backend: str) -> Callable[[], str]:
 
 
 def _sda_base() -> BaseAnimator:
-    require_weights("sda")
-    from .device import get_device
-    from modules.sda.animator import load_sda
+    from .models import load_sda   # checks the file with the registry first
 
-    return load_sda(Path(_registry_entry("sda").files[0].path), get_device())
+    return load_sda(_registry_entry("sda").files[0].path)
 
 
 class _FaceCropped:
@@ -134,13 +132,11 @@ class _FaceCropped:
 
 def _fom_motion() -> MotionTransfer:
     require_weights("fom")
-    from .device import get_device
+    from .models import load_fom
     from modules.fom.animator import FomAnimator
-    from modules.fom.loader import load_fom
 
     files = _registry_entry("fom").files
-    kp_detector, generator = load_fom(Path(files[0].path), Path(files[1].path), get_device())
-    return _FaceCropped(FomAnimator(kp_detector, generator))
+    return _FaceCropped(FomAnimator(*load_fom(files[0].path, files[1].path)))
 
 
 BASE_BACKENDS: dict[str, BackendSpec] = {
