@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     check_writable(out)
     audio = load_speech(args.audio)
     face = read_image(args.face)
-    identity = face if face.shape[:2] == BASE_SHAPE else aligned_identity(face, args.face.name)
+    identity = aligned_identity(face, args.face.name)   # an already aligned 128×96 face is used as it is
     animator = make_base_animator(args.backend)
     progress = no_progress if args.quiet else StderrProgressBar()
     total = len(audio) // SAMPLES_PER_FRAME
