@@ -11,9 +11,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from deepstory_core.errors import DeepstoryError
 from deepstory_core.models import memory_report
 from deepstory_core.project import list_projects
+from deepstory_kernel.errors import DeepstoryError
 from ui import session
 from ui.models import model_cache
 

@@ -18,11 +18,11 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from deepstory_core.portraits import load_portrait  # noqa: E402
-from deepstory_core.settings import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME  # noqa: E402
-from modules.classic.lipsync import BuiltinLipSync  # noqa: E402
-from modules.classic.transfer import BuiltinMotionTransfer  # noqa: E402
-from modules.face.align import align_face, analyze_portrait  # noqa: E402
+from deepstory_core.portraits import load_portrait
+from deepstory_core.settings import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME
+from modules.classic.lipsync import BuiltinLipSync
+from modules.classic.transfer import BuiltinMotionTransfer
+from modules.face.align import align_face, analyze_portrait
 
 GRID_WAV = Path(__file__).resolve().parents[2] / "shared" / "samples" / "grid" / "utterance_50khz.wav"
 

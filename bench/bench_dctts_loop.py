@@ -23,10 +23,10 @@ import torch.nn.functional as F
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from modules.dctts.hparams import DEFAULT_HPARAMS  # noqa: E402
-from modules.dctts.synthesis import synthesize_mel  # noqa: E402
-from modules.dctts.text import text_to_ids  # noqa: E402
-from modules.dctts.text2mel import Text2Mel  # noqa: E402
+from modules.dctts.hparams import DEFAULT_HPARAMS
+from modules.dctts.synthesis import synthesize_mel
+from modules.dctts.text import text_to_ids
+from modules.dctts.text2mel import Text2Mel
 
 SENTENCE = ("The old lighthouse keeper climbed the winding stairs every night, "
             "watching ships pass safely through the dark and stormy sea.")  # 20 words

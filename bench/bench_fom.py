@@ -22,8 +22,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from modules.fom import FomAnimator, FomAnimatorOptions, build_fom, load_fom_config, normalize_kp  # noqa: E402
-from modules.fom.animator import prepare_base_frames, prepare_portrait  # noqa: E402
+from modules.fom import FomAnimator, FomAnimatorOptions, build_fom, load_fom_config, normalize_kp
+from modules.fom.animator import prepare_base_frames, prepare_portrait
 
 VOX_YAML = Path(__file__).resolve().parents[1] / "data" / "fom" / "vox-256.yaml"
 

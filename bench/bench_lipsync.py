@@ -12,10 +12,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import cv2  # noqa: E402
-import numpy as np  # noqa: E402
-import scipy.io.wavfile  # noqa: E402
-from scipy.signal import resample_poly  # noqa: E402
+import cv2
+import numpy as np
+import scipy.io.wavfile
+from scipy.signal import resample_poly
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))

@@ -13,13 +13,15 @@ import hashlib
 import json
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
+from deepstory_kernel.errors import StorageError
+
 from .atomic import atomic_path
-from .errors import StorageError
 
 KEY_HEX_DIGITS = 24   # 96 bits: collisions are not a concern for a project's few thousand artifacts
 

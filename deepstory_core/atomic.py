@@ -10,10 +10,10 @@ import contextlib
 import errno
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
-from .errors import StorageError
+from deepstory_kernel.errors import StorageError
 
 
 def _current_umask() -> int:

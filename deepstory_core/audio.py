@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import InputError
+from deepstory_kernel.errors import InputError
 
 DEFAULT_TOP_DB = 40.0          # frames quieter than (loudest frame − this) count as silence
 DEFAULT_TARGET_RMS_DB = -20.0  # speech loudness after normalisation (dBFS RMS)
@@ -129,8 +129,9 @@ def load_audio_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
     if not p.is_file():
         raise InputError(f"Audio file not found: {p}; check the path.")
     try:
-        from scipy.io import wavfile
         import warnings
+
+        from scipy.io import wavfile
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # scipy warns about unknown chunks (LIST, …) it skips

@@ -13,11 +13,12 @@ Speaker names are only ever dictionary keys — they never become file names.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
-from .errors import InputError
+from deepstory_kernel.errors import InputError
 
 LIST_VOICES_HINT = "run `python -m deepstory_core voices` to list the voices"
 
@@ -35,7 +36,7 @@ class CastEntry:
         return data
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "CastEntry":
+    def from_dict(cls, data: Mapping[str, Any]) -> CastEntry:
         portrait = data.get("portrait")
         box = data.get("face_box")
         face_box = tuple(float(v) for v in box) if isinstance(box, (list, tuple)) and len(box) == 4 else None

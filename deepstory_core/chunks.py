@@ -10,8 +10,8 @@ Pure function of sentence lengths: planning needs no audio in memory.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 from .artifacts import artifact_key
 from .settings import Settings

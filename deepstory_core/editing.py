@@ -7,9 +7,11 @@ trailing punctuation recomputed from the edited text, speaker names validated â€
 from __future__ import annotations
 
 import math
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
-from .errors import InputError
+from deepstory_kernel.errors import InputError
+
 from .project import Project
 from .story import MAX_SPEAKER_NAME, Sentence, trailing_punctuation
 

@@ -14,11 +14,13 @@ import os
 import threading
 import time
 import traceback
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Literal
+from typing import Literal
 
-from .errors import DeepstoryError
+from deepstory_kernel.errors import DeepstoryError
+
 from .progress import Cancelled, ProgressCallback, ProgressEvent
 
 JobState = Literal["running", "done", "failed", "cancelled"]
@@ -82,7 +84,7 @@ class ProjectLock:
             os.close(self._fd)
             self._fd = None
 
-    def __enter__(self) -> "ProjectLock":
+    def __enter__(self) -> ProjectLock:
         if not self.acquire():
             raise JobConflictError(
                 f"Another render of this project is already running (lock {self._path.name}). "

@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-from .device import get_device, release_memory
+from deepstory_kernel.device import get_device, release_memory
 
 
 def stage_of(backend_id: str) -> str:

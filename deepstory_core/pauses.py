@@ -7,7 +7,8 @@ After: `int(sr * sum(table[c] for c in trailing if c in table))` — float sum t
 
 from __future__ import annotations
 
-from typing import Mapping, Protocol
+from collections.abc import Mapping
+from typing import Protocol
 
 from .settings import Settings
 

@@ -10,15 +10,16 @@ Two different people, so a two-speaker story (the demo) shows two characters.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import cv2
 import numpy as np
 
+from deepstory_kernel.errors import InputError, ModelUnavailableError
+
 from .atomic import atomic_path
-from .errors import InputError, ModelUnavailableError
 
 DEFAULT_PORTRAITS_DIR = Path(__file__).resolve().parents[1] / "data" / "portraits"
 

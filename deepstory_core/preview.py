@@ -13,8 +13,9 @@ from pathlib import Path
 
 import numpy as np
 
+from deepstory_kernel.errors import StorageError
+
 from .artifacts import artifact_key
-from .errors import StorageError
 from .stages.voice import CHUNK_AUDIO_STAGE
 from .video import ClipWriter, mux
 from .wavio import WavWriter

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, TextIO
+from typing import Protocol, TextIO
 
 
 @dataclass(frozen=True)

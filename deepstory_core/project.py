@@ -17,14 +17,16 @@ import shutil
 import time
 import unicodedata
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
+
+from deepstory_kernel.errors import InputError, StorageError
 
 from .artifacts import ArtifactStore
 from .atomic import atomic_write_bytes, atomic_write_text
 from .cast import CastEntry
-from .errors import InputError, StorageError
 from .settings import Settings
 
 SCHEMA_VERSION = 1
@@ -70,7 +72,7 @@ class Project:
         return self.root / "uploads"
 
     @classmethod
-    def create(cls, root: str | os.PathLike[str], name: str | None = None) -> "Project":
+    def create(cls, root: str | os.PathLike[str], name: str | None = None) -> Project:
         root = Path(root)
         if (root / PROJECT_FILE).exists():
             raise InputError(f"{root} already holds a project; open it instead of creating a new one.")
@@ -79,7 +81,7 @@ class Project:
         return project
 
     @classmethod
-    def open(cls, root: str | os.PathLike[str]) -> "Project":
+    def open(cls, root: str | os.PathLike[str]) -> Project:
         root = Path(root)
         path = root / PROJECT_FILE
         data = _load_project_json(path)
@@ -91,7 +93,7 @@ class Project:
                                f"{backup.name}. Fix or delete it.") from err
 
     @classmethod
-    def open_or_create(cls, root: str | os.PathLike[str], name: str | None = None) -> "Project":
+    def open_or_create(cls, root: str | os.PathLike[str], name: str | None = None) -> Project:
         root = Path(root)
         return cls.open(root) if (root / PROJECT_FILE).exists() else cls.create(root, name)
 

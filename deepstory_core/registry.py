@@ -9,12 +9,14 @@ cached by (path, size, mtime), so the studio can re-check on every page load.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping
+from typing import Any
+
+from modules.layout import Shapes, layout_differences
 
 from . import checkpoint_meta as cm
-from modules.layout import Shapes, layout_differences
 
 READY, MISSING, LFS, CORRUPT, WRONG_LAYOUT, UNSAFE = "ready", "missing", "lfs-pointer", "corrupt", "wrong-layout", "unsafe"
 STATUS_ORDER = (READY, MISSING, LFS, CORRUPT, UNSAFE, WRONG_LAYOUT)
@@ -163,7 +165,7 @@ def require_ready(e: RegistryEntry) -> None:
     """Raise ModelUnavailableError (message + fix, one line) unless every file of the entry checks ready."""
     result = check(e)
     if not result.ready:
-        from .errors import ModelUnavailableError
+        from deepstory_kernel.errors import ModelUnavailableError
 
         raise ModelUnavailableError(f"{e.title}: {result.message}; {result.fix}")
 
@@ -228,7 +230,7 @@ def _load_if_torch_allows(f: ModelFile) -> Any:
 
     import torch
 
-    from .checkpoints import load_checkpoint
+    from deepstory_kernel.checkpoints import load_checkpoint
 
     allowed = []
     if f.allow_numpy:

@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import hashlib
 import time
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import cv2
 import numpy as np
 
-from .backends import BaseAnimator, MotionTransfer
-from .checkpoints import weights_fingerprint
-from .errors import InputError, ModelUnavailableError
-from .progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, no_progress
-from .settings import BASE_SHAPE
+from deepstory_kernel.checkpoints import weights_fingerprint
+from deepstory_kernel.contracts import BaseAnimator, MotionTransfer
+from deepstory_kernel.errors import InputError, ModelUnavailableError
+from deepstory_kernel.media import BASE_SHAPE
+
+from .progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from .stages import animate as animate_stage
 from .stages import base as base_stage
 from .stages.export import ExportResult, export_video
@@ -108,7 +110,7 @@ def _registry_fingerprint(backend: str) -> Callable[[], str]:
 
 
 def _sda_base() -> BaseAnimator:
-    from .models import load_sda   # checks the file with the registry first
+    from .models import load_sda  # checks the file with the registry first
 
     return load_sda(_registry_entry("sda").files[0].path)
 
@@ -132,8 +134,9 @@ class _FaceCropped:
 
 def _fom_motion() -> MotionTransfer:
     require_weights("fom")
-    from .models import load_fom
     from modules.fom.animator import FomAnimator
+
+    from .models import load_fom
 
     files = _registry_entry("fom").files
     return _FaceCropped(FomAnimator(*load_fom(files[0].path, files[1].path)))

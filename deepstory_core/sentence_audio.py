@@ -6,18 +6,25 @@ plan on every rerun, cheaply; synthesising stays the job of the voice stage (run
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
+from deepstory_kernel.errors import DeepstoryError
+
 from .cast import complete_cast
 from .chunks import PlannedSentence
-from .errors import DeepstoryError
 from .pauses import pause_samples
-from .stages.voice import (CHUNK_AUDIO_STAGE, VOICE_STAGE, StoryPlan, build_plan, sentence_audio_key,
-                           stored_sentence_length)
+from .stages.voice import (
+    CHUNK_AUDIO_STAGE,
+    VOICE_STAGE,
+    StoryPlan,
+    build_plan,
+    sentence_audio_key,
+    stored_sentence_length,
+)
 
 
 @dataclass(frozen=True)

@@ -5,11 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-SAMPLE_RATE = 22050          # project audio rate (Hz), mono float32
-FPS = 25                     # video frame rate
-SAMPLES_PER_FRAME = SAMPLE_RATE // FPS  # 882: chunk audio is padded to a multiple of this
-BASE_SHAPE = (128, 96)       # (H, W) of base frames (SDA GRID framing)
-CLIP_SIZE = 256              # animated clips are CLIP_SIZE × CLIP_SIZE
+from deepstory_kernel.media import FPS, SAMPLE_RATE
 
 # Seconds of silence after a sentence, per trailing punctuation character (the original's process_wavs table).
 DEFAULT_PUNCTUATION_PAUSES: dict[str, float] = {
@@ -46,13 +42,13 @@ class Settings:
     def cut_size_seconds(self) -> float:
         return self.cut_size / self.sample_rate
 
-    def with_changes(self, **changes: Any) -> "Settings":
+    def with_changes(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "Settings":
+    def from_dict(cls, data: dict[str, Any]) -> Settings:
         known = {f for f in cls.__dataclass_fields__}
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from .progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, no_progress
+from .progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 from .stages.voice import StoryPlan, load_chunk_audio
 from .wavio import WavWriter
 

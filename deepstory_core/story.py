@@ -27,12 +27,12 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
 
-from .errors import InputError
+from deepstory_kernel.errors import InputError
 
 MAX_SPEAKER_NAME = 60          # characters; a longer tag is almost certainly a mistake
 MAX_STORY_BYTES = 64 * 1024 * 1024

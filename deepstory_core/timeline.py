@@ -5,8 +5,8 @@ Why SVG: it scales to any page width, carries a tooltip per chunk (`<title>`), a
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from html import escape
-from typing import Iterable, Sequence
 
 # Distinct, readable on dark and light backgrounds (Okabe–Ito palette, colour-blind safe).
 PALETTE = ("#E69F00", "#56B4E9", "#009E73", "#F0E442", "#0072B2", "#D55E00", "#CC79A7", "#999999")

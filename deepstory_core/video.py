@@ -16,15 +16,16 @@ import os
 import re
 import subprocess
 import tempfile
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Iterator, Sequence
 
 import imageio_ffmpeg
 import numpy as np
 
+from deepstory_kernel.errors import InputError, StorageError
+from deepstory_kernel.media import FPS
+
 from .atomic import atomic_path, disk_full_message
-from .errors import InputError, StorageError
-from .settings import FPS
 
 # The one set of H.264 encoder settings used for every clip (see module docstring). Changing any of these
 # changes every clip's bytes, hence `ENCODER_VERSION` (part of clip artifact keys).
@@ -61,7 +62,7 @@ def _run_ffmpeg(args: Sequence[str], what: str, path: Path) -> str:
     """Run ffmpeg to completion; raise a StorageError naming ffmpeg's last stderr line on failure."""
     try:
         proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", *args],
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                              capture_output=True)
     except OSError as err:
         raise StorageError(f"Could not start ffmpeg ({err}); reinstall imageio-ffmpeg.") from err
     if proc.returncode != 0:
@@ -92,7 +93,7 @@ class ClipWriter:
         self._proc: subprocess.Popen[bytes] | None = None
         self._stderr_file = None
 
-    def __enter__(self) -> "ClipWriter":
+    def __enter__(self) -> ClipWriter:
         self._atomic = atomic_path(self.path)
         tmp = self._atomic.__enter__()
         self._stderr_file = tempfile.TemporaryFile()
@@ -120,7 +121,7 @@ class ClipWriter:
             self._proc.stdin.write(np.ascontiguousarray(frames).tobytes())
         except BrokenPipeError:
             self._proc.wait()
-            raise _ffmpeg_error("write", self.path, self._read_stderr(), self._proc.returncode)
+            raise _ffmpeg_error("write", self.path, self._read_stderr(), self._proc.returncode) from None
         self.frames_written += len(frames)
 
     def _read_stderr(self) -> bytes:
@@ -185,7 +186,7 @@ def write_clip(path: str | os.PathLike[str], batches, size: tuple[int, int] | No
 def _describe(path: Path) -> str:
     """ffmpeg's description of a media file's streams (what `ffmpeg -i FILE` prints)."""
     proc = subprocess.run([ffmpeg_exe(), "-hide_banner", "-nostdin", "-i", str(path)],
-                          stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+                          capture_output=True)
     return proc.stderr.decode("utf-8", "replace")
 
 

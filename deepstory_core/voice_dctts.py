@@ -16,10 +16,11 @@ from pathlib import Path
 
 import numpy as np
 
-from .backends import Speech
-from .checkpoints import weights_fingerprint
-from .device import get_device, release_memory
-from .errors import InputError, ModelUnavailableError
+from deepstory_kernel.checkpoints import weights_fingerprint
+from deepstory_kernel.contracts import Speech
+from deepstory_kernel.device import get_device, release_memory
+from deepstory_kernel.errors import InputError, ModelUnavailableError
+
 from .voices import DCTTS_PREFIX, VoiceInfo
 
 T2M_FILE = "t2m.pth"
@@ -77,7 +78,7 @@ def _signature(path: Path) -> tuple[str, int, int]:
     return str(path), stat.st_size, stat.st_mtime_ns
 
 
-_cache: "OrderedDict[_CacheKey, tuple[object, object]]" = OrderedDict()
+_cache: OrderedDict[_CacheKey, tuple[object, object]] = OrderedDict()
 _cache_lock = threading.Lock()
 
 

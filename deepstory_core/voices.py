@@ -11,16 +11,17 @@ Ids:
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
+from deepstory_kernel.contracts import PhonemeEvent, Speech, VoiceBackend
+from deepstory_kernel.errors import InputError, ModelUnavailableError
+from deepstory_kernel.media import SAMPLE_RATE
+
 from .audio import normalize_loudness, resample, resampled_length, trim_bounds
-from .backends import PhonemeEvent, Speech, VoiceBackend
-from .errors import InputError, ModelUnavailableError
-from .settings import SAMPLE_RATE
 
 DATA_DIR = Path(__file__).resolve().parent.parent / "data"
 ESPEAK_PREFIX = "espeak:"
@@ -135,7 +136,7 @@ def _espeak_status() -> tuple[bool, str]:
 def list_voices(data_dir: Path = DATA_DIR) -> list[VoiceInfo]:
     """Every voice the studio knows: the built-in espeak voices, then DC-TTS folders under data/dctts."""
     ok, note = _espeak_status()
-    from .voice_dctts import list_dctts_voices   # lazy: it imports voices.VoiceInfo
+    from .voice_dctts import list_dctts_voices  # lazy: it imports voices.VoiceInfo
 
     voices = [_builtin_info(vid, t, ok, note) for vid, t in BUILTIN_VOICES.items()]
     return voices + list_dctts_voices(Path(data_dir))
@@ -162,7 +163,7 @@ def get_voice(voice_id: str, data_dir: Path = DATA_DIR) -> VoiceBackend:
             raise _unknown(voice_id, " (espeak-ng has no such voice)")
         return EspeakBackend(voice_id, name, 165, 50, 50)
     if voice_id.startswith(DCTTS_PREFIX):
-        from .voice_dctts import load_dctts_voice   # lazy: it imports voices.VoiceInfo
+        from .voice_dctts import load_dctts_voice  # lazy: it imports voices.VoiceInfo
 
         return load_dctts_voice(voice_id, Path(data_dir))
     raise _unknown(voice_id)

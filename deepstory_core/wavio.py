@@ -11,14 +11,16 @@ import contextlib
 import os
 import sys
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 import numpy as np
 
+from deepstory_kernel.errors import InputError, StorageError
+
 from .atomic import atomic_path
-from .errors import InputError, StorageError
 
 
 def float_to_int16(audio: np.ndarray) -> np.ndarray:
@@ -84,7 +86,7 @@ class WavWriter:
         with contextlib.suppress(RuntimeError):
             self._stack.__exit__(RuntimeError, err, None)
 
-    def __enter__(self) -> "WavWriter":
+    def __enter__(self) -> WavWriter:
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,

@@ -6,7 +6,7 @@ One implementation for every loader and for the model registry, so a user sees t
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 Shapes = Mapping[str, Sequence[int]]
 

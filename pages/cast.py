@@ -12,10 +12,10 @@ import numpy as np
 import streamlit as st
 
 from deepstory_core.cast import CastEntry, complete_cast
-from deepstory_core.errors import DeepstoryError, InputError
 from deepstory_core.portraits import builtin_portraits
 from deepstory_core.project import Project
 from deepstory_core.render import portrait_ref
+from deepstory_kernel.errors import DeepstoryError, InputError
 from ui.session import open_page
 from ui.widgets import guarded
 

@@ -10,14 +10,14 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 import cv2
 import numpy as np
 
-from deepstory_core.backends import Speech
 from deepstory_core.render import BackendSpec, register_backend
-from deepstory_core.settings import BASE_SHAPE, CLIP_SIZE, SAMPLES_PER_FRAME
+from deepstory_kernel.contracts import Speech
+from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE, SAMPLES_PER_FRAME
 
 LOADS = {"base": 0, "motion": 0}
 

@@ -19,7 +19,7 @@ from deepstory_core.audio import (
     trim_bounds,
     trim_silence,
 )
-from deepstory_core.errors import InputError
+from deepstory_kernel.errors import InputError
 
 
 def _tone(freq: float, seconds: float, sr: int, amp: float = 0.5) -> np.ndarray:

@@ -16,8 +16,13 @@ import torch
 
 from modules.dctts import griffin_lim as gl
 from modules.dctts.hparams import DEFAULT_HPARAMS, HParams
-from modules.dctts.loader import (DcttsCheckpointError, expected_ssrn_shapes, expected_text2mel_shapes, load_dctts,
-                                  load_into)
+from modules.dctts.loader import (
+    DcttsCheckpointError,
+    expected_ssrn_shapes,
+    expected_text2mel_shapes,
+    load_dctts,
+    load_into,
+)
 from modules.dctts.ssrn import SSRN
 from modules.dctts.synthesis import default_max_steps, synthesize_mel, synthesize_wav
 from modules.dctts.text import normalize_text, text_to_ids

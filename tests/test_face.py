@@ -9,10 +9,16 @@ import numpy as np
 import pytest
 from skimage import data
 
-from deepstory_core.errors import InputError
+from deepstory_kernel.errors import InputError
 from modules.face import canonical
-from modules.face.align import (CLIP_EYE_DISTANCE, aligned_matrix, align_face, analyze_portrait, crop_square_256,
-                                geometry_from_box)
+from modules.face.align import (
+    CLIP_EYE_DISTANCE,
+    align_face,
+    aligned_matrix,
+    analyze_portrait,
+    crop_square_256,
+    geometry_from_box,
+)
 from modules.face.landmarks import detect_landmarks, weights_cached
 
 ASTRONAUT_BOX = (177, 67, 93, 93)

@@ -9,9 +9,18 @@ import numpy as np
 import pytest
 import torch
 
-from modules.fom import (FomAnimator, FomAnimatorOptions, build_fom, expected_generator_shapes,
-                         expected_kp_detector_shapes, fom_config_from_dict, load_fom, load_fom_config, normalize_kp,
-                         prepare_base_frames)
+from modules.fom import (
+    FomAnimator,
+    FomAnimatorOptions,
+    build_fom,
+    expected_generator_shapes,
+    expected_kp_detector_shapes,
+    fom_config_from_dict,
+    load_fom,
+    load_fom_config,
+    normalize_kp,
+    prepare_base_frames,
+)
 from modules.fom.generator import OcclusionAwareGenerator
 from modules.fom.keypoint_detector import KPDetector
 
@@ -203,7 +212,7 @@ def test_vox256_full_size_strict_load_and_counts(fom_dir, tmp_path):
 
 
 def test_load_fom_names_missing_and_wrong_layout(fom_dir, tmp_path):
-    from deepstory_core.errors import ModelUnavailableError
+    from deepstory_kernel.errors import ModelUnavailableError
 
     path = tmp_path / "only-gen.pth.tar"
     torch.save({"generator": {}}, path)

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from deepstory_core.errors import InputError
 from deepstory_core.jobs import JobConflictError, JobManager, ProjectLock
 from deepstory_core.progress import ProgressEvent
+from deepstory_kernel.errors import InputError
 
 
 def _slow_work(steps: int, started: threading.Event, release: threading.Event):

@@ -12,9 +12,9 @@ from scipy.ndimage import median_filter
 from scipy.signal import resample_poly
 from skimage.metrics import structural_similarity
 
-from deepstory_core.backends import PhonemeEvent
-from deepstory_core.errors import InputError
-from deepstory_core.settings import SAMPLE_RATE, SAMPLES_PER_FRAME
+from deepstory_kernel.contracts import PhonemeEvent
+from deepstory_kernel.errors import InputError
+from deepstory_kernel.media import SAMPLE_RATE, SAMPLES_PER_FRAME
 from modules.classic.lipsync import BuiltinLipSync
 from modules.face import canonical as C
 

@@ -6,7 +6,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deepstory_core.errors import InputError
+from deepstory_kernel.errors import InputError
 
 
 @pytest.fixture()

@@ -13,11 +13,18 @@ from deepstory_core import project as project_module
 from deepstory_core.artifacts import ArtifactStore, artifact_key
 from deepstory_core.cast import CastEntry
 from deepstory_core.chunks import PlannedSentence, plan_chunks
-from deepstory_core.errors import InputError, StorageError
-from deepstory_core.project import (PROJECT_FILE, SCHEMA_VERSION, Project, create_project, default_seed,
-                                    list_projects, projects_root)
+from deepstory_core.project import (
+    PROJECT_FILE,
+    SCHEMA_VERSION,
+    Project,
+    create_project,
+    default_seed,
+    list_projects,
+    projects_root,
+)
 from deepstory_core.settings import Settings
 from deepstory_core.story import Sentence
+from deepstory_kernel.errors import InputError, StorageError
 
 WEIRD_SPEAKERS = ["a/b", "..", "x|y", "🐱 Cat", "N" * 200, "../../etc/passwd"]
 

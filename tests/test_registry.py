@@ -233,8 +233,8 @@ def test_model_cache_lifetime():
 
 
 def test_load_sda_reports_unusable_file_as_one_line(tmp_path, sda_dict):
-    from deepstory_core.errors import ModelUnavailableError
     from deepstory_core.models import load_sda
+    from deepstory_kernel.errors import ModelUnavailableError
 
     path = tmp_path / "sda" / "grid.dat"
     path.parent.mkdir()

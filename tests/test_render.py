@@ -21,10 +21,10 @@ import pytest
 
 from deepstory_core import render, video
 from deepstory_core.cast import CastEntry
-from deepstory_core.errors import InputError, ModelUnavailableError, StorageError
 from deepstory_core.project import Project
 from deepstory_core.stages import base as base_stage
 from deepstory_core.wavio import wav_info
+from deepstory_kernel.errors import InputError, ModelUnavailableError, StorageError
 from tests import render_backends
 
 REPO = Path(__file__).resolve().parents[1]

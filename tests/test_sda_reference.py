@@ -13,8 +13,14 @@ import pytest
 import torch
 
 from modules.sda.align import align_face
-from modules.sda.animator import (SdaAnimator, build_networks, frames_to_uint8, identity_tensor, load_sda,
-                                  numpy_allowed_globals)
+from modules.sda.animator import (
+    SdaAnimator,
+    build_networks,
+    frames_to_uint8,
+    identity_tensor,
+    load_sda,
+    numpy_allowed_globals,
+)
 from modules.sda.config import SdaConfig
 from modules.sda.encoder_audio import AudioEncoder
 from modules.sda.encoder_identity import IdentityEncoder

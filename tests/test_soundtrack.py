@@ -8,8 +8,8 @@ and silence can be told apart sample by sample in the written WAV. The CLI tests
 from __future__ import annotations
 
 import json
-import re
 import pickle
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -17,7 +17,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deepstory_core.backends import PhonemeEvent, Speech
 from deepstory_core.cli import main
 from deepstory_core.project import PROJECT_FILE, Project
 from deepstory_core.settings import Settings
@@ -25,6 +24,7 @@ from deepstory_core.soundtrack import write_soundtrack
 from deepstory_core.stages.voice import CHUNK_AUDIO_STAGE, VOICE_STAGE, prepare_soundtrack
 from deepstory_core.subtitles import samples_to_ms, subtitle_cues, write_srt
 from deepstory_core.wavio import read_wav, wav_info
+from deepstory_kernel.contracts import PhonemeEvent, Speech
 
 SR = 22050
 

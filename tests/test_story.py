@@ -7,7 +7,6 @@ from pathlib import Path
 
 import pytest
 
-from deepstory_core.errors import InputError
 from deepstory_core.story import (
     MAX_SPEAKER_NAME,
     ParseOptions,
@@ -19,6 +18,7 @@ from deepstory_core.story import (
     speakers_in,
     trailing_punctuation,
 )
+from deepstory_kernel.errors import InputError
 
 N = "Narrator"
 REPO = Path(__file__).resolve().parents[1]

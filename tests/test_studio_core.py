@@ -78,7 +78,7 @@ def test_a_hand_placed_face_is_rendered_and_keyed(tmp_path):
     """A portrait the detector cannot read renders once the user places the face; moving the box re-renders."""
     import pytest
 
-    from deepstory_core.errors import InputError
+    from deepstory_kernel.errors import InputError
 
     project = _project(tmp_path / "p")
     rng = np.random.default_rng(5)

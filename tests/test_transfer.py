@@ -88,10 +88,10 @@ def test_transfer_follows_synthetic_talking_grid_face(grid_face, openings):
 
 
 def test_transfer_of_builtin_lipsync_on_real_speech(samples_dir):
-    lipsync = pytest.importorskip("modules.classic.lipsync")
     from scipy.io import wavfile
     from scipy.signal import resample_poly
 
+    from modules.classic import lipsync
     from modules.face.align import align_face
 
     rate, pcm = wavfile.read(samples_dir / "grid" / "utterance_50khz.wav")

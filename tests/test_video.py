@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from deepstory_core import video
-from deepstory_core.errors import DeepstoryError, InputError, StorageError
+from deepstory_kernel.errors import DeepstoryError, InputError, StorageError
 
 
 def _frames(count: int, seed: int, size=(64, 48)) -> np.ndarray:

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from deepstory_core.errors import InputError, ModelUnavailableError
 from deepstory_core.voice_dctts import DcttsVoice, list_dctts_voices, load_dctts_voice
+from deepstory_kernel.errors import InputError, ModelUnavailableError
 
 LFS_POINTER = (b"version https://git-lfs.github.com/spec/v1\n"
                b"oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\nsize 382123456\n")

@@ -9,9 +9,7 @@ import numpy as np
 import pytest
 
 from deepstory_core.audio import resampled_length, rms_db
-from deepstory_core.backends import PhonemeEvent, Speech
 from deepstory_core.cli import main
-from deepstory_core.errors import InputError
 from deepstory_core.voices import (
     BUILTIN_VOICES,
     NARRATOR_VOICE,
@@ -21,6 +19,8 @@ from deepstory_core.voices import (
     list_voices,
     synthesize_sentence,
 )
+from deepstory_kernel.contracts import PhonemeEvent, Speech
+from deepstory_kernel.errors import InputError
 
 TEXT = "The quick brown fox jumps over the lazy dog, and Alice was beginning to get very tired."
 

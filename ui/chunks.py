@@ -9,9 +9,9 @@ from pathlib import Path
 import streamlit as st
 
 from deepstory_core import render
-from deepstory_core.errors import DeepstoryError
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
+from deepstory_kernel.errors import DeepstoryError
 from ui.session import open_page, scoped_key
 from ui.widgets import guarded, job_panel, job_running, save_setting, start_job
 

@@ -9,12 +9,13 @@ the other stages' loaders and releases memory (gc + CUDA cache).
 from __future__ import annotations
 
 import threading
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
-from deepstory_core.device import release_memory
 from deepstory_core.models import stage_of
+from deepstory_kernel.device import release_memory
 
 # Spinners are off: the engine loads models from background job threads, which have no page to draw on.
 

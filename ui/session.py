@@ -8,8 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from deepstory_core.atomic import atomic_write_text
-from deepstory_core.errors import DeepstoryError
 from deepstory_core.project import Project, create_project, list_projects, projects_root
+from deepstory_kernel.errors import DeepstoryError
 
 _KEY = "project_root"
 _LAST_FILE = ".last_project"

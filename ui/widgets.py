@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 import streamlit as st
 
-from deepstory_core.errors import DeepstoryError
 from deepstory_core.jobs import JobFunction, job_manager
+from deepstory_kernel.errors import DeepstoryError
 
 T = TypeVar("T")
 

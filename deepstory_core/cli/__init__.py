@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import importlib
 import sys
-from typing import Sequence
+from collections.abc import Sequence
 
-from ..errors import DeepstoryError
+from deepstory_kernel.errors import DeepstoryError
 
 # Command modules, in the order `--help` lists them.
 COMMAND_MODULES = ("speak", "voices", "render", "demo", "base", "animate", "models")

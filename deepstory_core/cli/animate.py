@@ -15,10 +15,11 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ..errors import InputError
+from deepstory_kernel.errors import InputError
+from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE
+
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
 from ..render import MOTION_BACKENDS, make_motion_transfer
-from ..settings import BASE_SHAPE, CLIP_SIZE
 from ..stages.animate import even_size, fit_frames
 from ..video import ClipWriter, mux, read_frames_any, stream_kinds
 from .base import read_image

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import InputError
+from deepstory_kernel.errors import InputError
+from deepstory_kernel.media import BASE_SHAPE, SAMPLE_RATE, SAMPLES_PER_FRAME
+
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
 from ..render import BASE_BACKENDS, aligned_identity, make_base_animator
-from ..settings import BASE_SHAPE, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..stages.base import write_base_frames
 from .common import check_writable
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Mapping
+
+from deepstory_kernel.errors import InputError
 
 from ..cast import CastEntry, complete_cast
-from ..errors import InputError
 from ..project import PROJECT_FILE, Project, projects_root, slugify
 
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from deepstory_kernel.errors import InputError
+
 from ..demo import create_demo_project
-from ..errors import InputError
 from ..project import projects_root
-from .render import add_render_options, apply_options, render_project
 from .common import check_writable
+from .render import add_render_options, apply_options, render_project
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

@@ -11,8 +11,9 @@ import argparse
 import sys
 from pathlib import Path
 
+from deepstory_kernel.errors import InputError
+
 from ..cast import load_cast_yaml
-from ..errors import InputError
 from ..jobs import ProjectLock
 from ..progress import StderrProgressBar, no_progress
 from ..project import Project

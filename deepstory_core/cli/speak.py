@@ -12,8 +12,9 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
+from deepstory_kernel.errors import InputError
+
 from ..cast import load_cast_yaml
-from ..errors import InputError
 from ..progress import StderrProgressBar, no_progress
 from ..project import Project
 from ..soundtrack import write_soundtrack

@@ -9,16 +9,18 @@ stream copy; frames of another size (full-frame portraits of different sizes) ar
 from __future__ import annotations
 
 import os
+from collections.abc import Iterable, Iterator
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
 
 import cv2
 import numpy as np
 
+from deepstory_kernel.contracts import MotionTransfer
+from deepstory_kernel.media import CLIP_SIZE
+
 from ..artifacts import ArtifactStore, artifact_key
-from ..backends import MotionTransfer
-from ..progress import CancelToken, Cancelled
-from ..settings import CLIP_SIZE
+from ..progress import Cancelled, CancelToken
 from ..video import ENCODER_VERSION, ClipWriter
 
 STAGE = "clip"

@@ -10,17 +10,19 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
+from deepstory_kernel.contracts import BaseAnimator, PhonemeEvent
+from deepstory_kernel.errors import InputError
+from deepstory_kernel.media import BASE_SHAPE, SAMPLES_PER_FRAME
+
 from ..artifacts import ArtifactStore, artifact_key
 from ..atomic import atomic_path
-from ..backends import BaseAnimator, PhonemeEvent
-from ..errors import InputError
-from ..progress import CancelToken, Cancelled
-from ..settings import BASE_SHAPE, SAMPLES_PER_FRAME
+from ..progress import Cancelled, CancelToken
 
 STAGE = "base"
 EXT = "npy"

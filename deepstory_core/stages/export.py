@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
+
+from deepstory_kernel.errors import InputError, StorageError
 
 from ..atomic import atomic_write_text
-from ..errors import InputError, StorageError
 from ..video import concat_clips, mux
 
 

@@ -12,18 +12,19 @@ Only one sentence or one chunk of audio is in memory at a time.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Callable, Sequence
 
 import numpy as np
 
+from deepstory_kernel.contracts import PhonemeEvent, VoiceBackend
+from deepstory_kernel.errors import InputError
+
 from ..artifacts import artifact_key
-from ..backends import PhonemeEvent, VoiceBackend
 from ..cast import complete_cast
 from ..chunks import Chunk, PlannedSentence, plan_chunks
-from ..errors import InputError
 from ..pauses import pause_samples
-from ..progress import CancelToken, Cancelled, ProgressCallback, ProgressEvent, no_progress
+from ..progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
 
 VOICE_STAGE = "voice"
 CHUNK_AUDIO_STAGE = "chunk_audio"

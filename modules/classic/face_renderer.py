@@ -17,7 +17,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from deepstory_core.errors import InputError
+from deepstory_kernel.errors import InputError
 from modules.classic.head_motion import motion_matrix
 from modules.face import canonical as C
 from modules.face.mouth import locate_mouth

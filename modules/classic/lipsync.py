@@ -7,13 +7,13 @@ yielded batch by batch, so memory is bounded by one batch whatever the chunk len
 
 from __future__ import annotations
 
-from typing import Iterator, Sequence
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from deepstory_core.backends import PhonemeEvent
-from deepstory_core.errors import InputError
-from deepstory_core.settings import FPS, SAMPLE_RATE
+from deepstory_kernel.contracts import PhonemeEvent
+from deepstory_kernel.errors import InputError
+from deepstory_kernel.media import FPS, SAMPLE_RATE
 from modules.classic.audio_features import mouth_drive, smooth3
 from modules.classic.blinks import blink_closure
 from modules.classic.face_renderer import FaceRenderer
@@ -24,7 +24,7 @@ VISEME_WEIGHT = 0.7        # share of the mouth shape taken from phoneme events 
 
 
 class BuiltinLipSync:
-    """`deepstory_core.backends.BaseAnimator` without weights: warps the identity's mouth, eyes and pose."""
+    """`deepstory_kernel.contracts.BaseAnimator` without weights: warps the identity's mouth, eyes and pose."""
 
     def __init__(self, batch_size: int = 64, sample_rate: int = SAMPLE_RATE, fps: int = FPS) -> None:
         if batch_size < 1:

@@ -13,8 +13,8 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 import cv2
 import numpy as np
@@ -29,7 +29,7 @@ FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.D
                 "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
 FLOW_SMOOTH_SIGMA = 2.0           # aligned px: removes DIS noise on flat skin
 FULL_FRAME_BATCH_BYTES = 96 << 20   # full-resolution batches are split to stay below this
-_GEOMETRY_CACHE: "OrderedDict[str, FaceGeometry]" = OrderedDict()
+_GEOMETRY_CACHE: OrderedDict[str, FaceGeometry] = OrderedDict()
 _GEOMETRY_LOCK = threading.Lock()
 EDGE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))    # takes in the cavity's feathered rim
 CLOSE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # fills holes in the carried-over change mask

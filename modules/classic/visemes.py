@@ -7,11 +7,11 @@ Keys are espeak-ng mnemonics (English phoneme table); stress marks and variant d
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
-from deepstory_core.backends import PhonemeEvent
+from deepstory_kernel.contracts import PhonemeEvent
 
 # mnemonic → (opening factor 0..1, width −1 round .. +1 wide, lip closure 0..1)
 _VISEMES: dict[str, tuple[float, float, float]] = {

@@ -7,13 +7,14 @@ costs the checkpoint's memory once instead of a random init plus a copy.
 from __future__ import annotations
 
 import os
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import torch
 import torch.nn as nn
 
+from deepstory_kernel.checkpoints import load_checkpoint
 from modules.layout import layout_differences
-from deepstory_core.checkpoints import load_checkpoint
 
 from .hparams import DEFAULT_HPARAMS, HParams
 from .ssrn import SSRN

@@ -38,7 +38,7 @@ class SSRN(nn.Module):
         )
 
     @classmethod
-    def from_hparams(cls, hp: HParams = DEFAULT_HPARAMS) -> "SSRN":
+    def from_hparams(cls, hp: HParams = DEFAULT_HPARAMS) -> SSRN:
         return cls(hp.c, hp.n_mels, hp.f_prime)
 
     def forward(self, Y: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:

@@ -106,7 +106,7 @@ class Text2Mel(nn.Module):
         self.audio_dec = AudioDec(d, n_mels)
 
     @classmethod
-    def from_hparams(cls, hp: HParams = DEFAULT_HPARAMS) -> "Text2Mel":
+    def from_hparams(cls, hp: HParams = DEFAULT_HPARAMS) -> Text2Mel:
         return cls(len(hp.vocab), hp.e, hp.d, hp.n_mels)
 
     def scores(self, K: torch.Tensor, Q: torch.Tensor) -> torch.Tensor:
@@ -129,7 +129,7 @@ class Text2Mel(nn.Module):
         Y_logit = self.audio_dec(torch.cat((R, Q), 1))
         return Y_logit, torch.sigmoid(Y_logit), A
 
-    def start(self, L: torch.Tensor, monotonic_attention: bool = True) -> "Text2MelStream":
+    def start(self, L: torch.Tensor, monotonic_attention: bool = True) -> Text2MelStream:
         """Begin autoregressive decoding of text L (B, N): the text is encoded once, here."""
         return Text2MelStream(self, L, monotonic_attention)
 

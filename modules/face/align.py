@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
-from deepstory_core.errors import InputError
+from deepstory_kernel.errors import InputError
 
 from . import canonical
 from .detect import EYE_FRACTIONS, Detection, _find_eyes, detect_face, min_face_px

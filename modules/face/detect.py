@@ -8,7 +8,7 @@ All returned coordinates are in the ORIGINAL image's pixels.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import cache
 
 import cv2
 import numpy as np
@@ -37,7 +37,7 @@ class Detection:
     cascade: str
 
 
-@lru_cache(maxsize=None)
+@cache
 def _cascade(name: str) -> cv2.CascadeClassifier:
     classifier = cv2.CascadeClassifier(cv2.data.haarcascades + name)
     if classifier.empty():  # pragma: no cover - broken OpenCV install

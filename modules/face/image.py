@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from deepstory_core.errors import InputError
+from deepstory_kernel.errors import InputError
 
 
 def to_rgb_uint8(image: np.ndarray) -> np.ndarray:

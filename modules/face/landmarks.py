@@ -30,7 +30,7 @@ def weights_cached() -> bool:
 
 def _landmarks_type(module: object) -> object:
     kinds = module.LandmarksType  # type: ignore[attr-defined]
-    return getattr(kinds, "TWO_D", None) or getattr(kinds, "_2D")
+    return getattr(kinds, "TWO_D", None) or kinds._2D
 
 
 def _load() -> object | None:
@@ -41,7 +41,7 @@ def _load() -> object | None:
                 return None
             import face_alignment
 
-            from deepstory_core.device import get_device
+            from deepstory_kernel.device import get_device
 
             kwargs: dict[str, object] = {"device": str(get_device()), "flip_input": False}
             params = inspect.signature(face_alignment.FaceAlignment.__init__).parameters

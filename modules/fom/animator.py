@@ -10,8 +10,8 @@ batches, so memory is bounded by the batch, not the chunk.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 import torch
@@ -74,12 +74,12 @@ class _ChunkMotion:
 
 
 class FomAnimator:
-    """`deepstory_core.backends.MotionTransfer` with FOM: one chunk per `transfer` call."""
+    """`deepstory_kernel.contracts.MotionTransfer` with FOM: one chunk per `transfer` call."""
 
     def __init__(self, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
                  options: FomAnimatorOptions = FomAnimatorOptions(), device: torch.device | str | None = None):
         if device is None:
-            from deepstory_core.device import get_device
+            from deepstory_kernel.device import get_device
             device = get_device()
         self.device = torch.device(device)
         self.options = options
@@ -101,7 +101,7 @@ class FomAnimator:
         return x.contiguous(memory_format=torch.channels_last) if self._channels_last else x
 
     def _context(self):
-        from deepstory_core.device import inference_context
+        from deepstory_kernel.device import inference_context
         return inference_context(self.device, fast_precision=self._autocast)
 
     def animate_tensors(self, source: torch.Tensor, driving: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
@@ -124,7 +124,7 @@ class FomAnimator:
                 yield prediction
 
     def _step(self, prepared: PreparedSource, kp_source: dict[str, torch.Tensor], frames: torch.Tensor,
-              state: "_ChunkMotion") -> torch.Tensor:
+              state: _ChunkMotion) -> torch.Tensor:
         opts = self.options
         kp_driving = self._detect(self._layout(frames.to(self.device)))
         if state.kp_initial is None:                   # the chunk's first driving frame anchors the motion

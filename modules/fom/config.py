@@ -8,8 +8,9 @@ the keypoint detector and the generator are needed for animation.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 

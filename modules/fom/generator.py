@@ -15,8 +15,8 @@ Only grid_sample follows the switch; the bilinear resize of the deformation keep
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import torch
 import torch.nn.functional as F

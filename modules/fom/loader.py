@@ -10,8 +10,8 @@ import os
 
 import torch
 
-from deepstory_core.checkpoints import load_checkpoint
-from deepstory_core.errors import ModelUnavailableError
+from deepstory_kernel.checkpoints import load_checkpoint
+from deepstory_kernel.errors import ModelUnavailableError
 
 from .config import FomConfig, load_fom_config
 from .generator import OcclusionAwareGenerator
@@ -30,7 +30,7 @@ def load_fom(checkpoint_path: str | os.PathLike[str], config_path: str | os.Path
              device: torch.device | str | None = None) -> tuple[KPDetector, OcclusionAwareGenerator]:
     """(KPDetector, OcclusionAwareGenerator) with the checkpoint's weights, eval mode, on `device` (default: the
     project device). Raises ModelUnavailableError when the file lacks the two state dicts or their layout differs."""
-    from deepstory_core.device import get_device
+    from deepstory_kernel.device import get_device
 
     device = torch.device(device) if device is not None else get_device()
     config = load_fom_config(config_path)

@@ -2,8 +2,16 @@
 linear-time audio windowing and generation in windows of frames (memory bounded by the window, not the clip)."""
 
 from .align import STABLE_POINTS, align_face
-from .animator import (NOISE_STD, SdaAnimator, SdaNetworks, build_networks, identity_tensor, load_sda, load_sda_dict,
-                       numpy_allowed_globals)
+from .animator import (
+                       NOISE_STD,
+                       SdaAnimator,
+                       SdaNetworks,
+                       build_networks,
+                       identity_tensor,
+                       load_sda,
+                       load_sda_dict,
+                       numpy_allowed_globals,
+)
 from .config import SdaConfig
 from .layout import STATE_DICT_SECTIONS, expected_shapes
 

@@ -14,16 +14,17 @@ pads the tail with zeros anyway, so every frame it would produce is unchanged) a
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterator, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
 from PIL import Image
 
-from deepstory_core.backends import PhonemeEvent
-from deepstory_core.checkpoints import load_checkpoint
-from deepstory_core.settings import SAMPLE_RATE, SAMPLES_PER_FRAME
+from deepstory_kernel.checkpoints import load_checkpoint
+from deepstory_kernel.contracts import PhonemeEvent
+from deepstory_kernel.media import SAMPLE_RATE, SAMPLES_PER_FRAME
 
 from .align import align_face
 from .config import SdaConfig
@@ -102,7 +103,7 @@ class SdaAnimator:
     def __init__(self, networks: SdaNetworks, device: torch.device | str | None = None,
                  window: int = DEFAULT_WINDOW) -> None:
         if device is None:
-            from deepstory_core.device import get_device
+            from deepstory_kernel.device import get_device
             device = get_device()
         self.nets = networks
         self.config = networks.config
@@ -172,6 +173,6 @@ def load_sda(path: str | os.PathLike[str], device: torch.device | str | None = N
              window: int = DEFAULT_WINDOW) -> SdaAnimator:
     """Plain loader (the studio wraps it in its own cache): grid.dat → ready `SdaAnimator`."""
     if device is None:
-        from deepstory_core.device import get_device
+        from deepstory_kernel.device import get_device
         device = get_device()
     return SdaAnimator(build_networks(load_sda_dict(path), device), device, window)

@@ -8,8 +8,9 @@ reference README) and must never be assumed. The derived layer layout follows th
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 CONFIG_KEYS = (
     "audio_rate", "video_rate", "audio_feat_len", "audio_feat_samples", "img_size",
@@ -35,7 +36,7 @@ class SdaConfig:
     sequential_noise: bool
 
     @classmethod
-    def from_model_dict(cls, data: Mapping[str, Any]) -> "SdaConfig":
+    def from_model_dict(cls, data: Mapping[str, Any]) -> SdaConfig:
         missing = [k for k in CONFIG_KEYS if k not in data]
         if missing:
             raise ValueError(f"SDA model file lacks the config entries {missing}; it is not a speech-driven-animation .dat file")

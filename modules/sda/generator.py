@@ -16,8 +16,8 @@ product path) computes the same linear maps cheaper on CPU, equal up to float ro
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import torch
 import torch.nn.functional as F
@@ -100,7 +100,7 @@ def _flipped(weight: torch.Tensor) -> torch.Tensor:
 
 
 class _FastWeights:
-    def __init__(self, gen: "FrameGenerator", identity_size: int) -> None:
+    def __init__(self, gen: FrameGenerator, identity_size: int) -> None:
         w0 = gen.dcl[0][0].weight                              # (latent, C0, h0, w0)
         flat = w0.reshape(w0.shape[0], -1)
         self.dcl0_dynamic = flat[: flat.shape[0] - identity_size].contiguous()
@@ -116,7 +116,7 @@ class _FastWeights:
         self.final = gen.dcl[-1].weight.contiguous(memory_format=torch.channels_last)
 
 
-def _fast_weights(gen: "FrameGenerator", identity_size: int) -> _FastWeights:
+def _fast_weights(gen: FrameGenerator, identity_size: int) -> _FastWeights:
     """Derived weights, rebuilt whenever a source weight changed (moved, reloaded in place: `_version` counts that)."""
     cached = gen.__dict__.get("_fast_cache")
     sources = [gen.dcl[0][0].weight] + [block.dcl1.weight for block in gen.dcl[1:-1]]

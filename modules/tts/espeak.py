@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import ctypes
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import numpy as np
 

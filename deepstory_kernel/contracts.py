@@ -6,8 +6,9 @@ SDA's base can feed the built-in transfer. Arrays only — no file paths — so 
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Protocol, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -62,3 +63,20 @@ class MotionTransfer(Protocol):
         geometry: Any = None,              # a face placed by hand (modules.face FaceGeometry); None = detect
     ) -> Iterator[np.ndarray]: ...        # batches uint8 (B, 256, 256, 3), or (B, H, W, 3) with full_frame
     # A backend that cannot paste back raises InputError (or ModelUnavailableError) when full_frame is asked.
+
+
+@dataclass(frozen=True)
+class MotionStyle:
+    """Per-speaker animation controls (the cast's sliders). 1.0 is the default look; 0 switches a motion off.
+
+    Base animators that can honour a control do; the others ignore it. Part of the base artifact key, so moving a
+    slider re-renders only that speaker's chunks.
+    """
+
+    mouth: float = 1.0        # mouth opening amplitude
+    head: float = 1.0         # head-motion amount (nods, drift)
+    blink_rate: float = 1.0   # blinks per minute relative to the default rate
+    expression: float = 1.0   # brows / cheeks / eye intensity
+
+    def to_dict(self) -> dict[str, float]:
+        return {"mouth": self.mouth, "head": self.head, "blink_rate": self.blink_rate, "expression": self.expression}
