@@ -44,7 +44,7 @@ def original_forward(model: Text2Mel, L: torch.Tensor, S: torch.Tensor):
     A = torch.bmm(K.permute(0, 2, 1), Q) / math.sqrt(model.d)
     B, N, T = A.size()
     for i in range(B):
-        prva = -1
+        prva: int | torch.Tensor = -1
         for t in range(T):
             _, n = torch.max(A[i, :, t], 0)
             if not (-1 <= n - prva <= 3):

@@ -32,7 +32,8 @@ def make_story(minutes: float, seed: int = 0) -> str:
     vocabulary = sorted(set(w for w in words if len(w) > 1))
     rng = random.Random(seed)
     speakers = ["Alice", "Caterpillar", None]
-    lines, sentences = [], 0
+    lines: list[str] = []
+    sentences = 0
     target = int(minutes * 60 / SECONDS_PER_SENTENCE)
     while sentences < target:
         count = rng.randint(1, 3)

@@ -81,7 +81,7 @@ def nonsilent_frames(wav: np.ndarray, top_db: float = 60, frame_length: int = 20
     """
     wav = np.asarray(wav, dtype=np.float64)
     half = frame_length // 2
-    padded = np.pad(wav, half, mode=pad_mode) if pad_mode != "constant" else np.pad(wav, half)
+    padded = np.pad(wav, half, mode=pad_mode) if pad_mode != "constant" else np.pad(wav, half)  # type: ignore[call-overload]
     n_frames = 1 + (len(padded) - frame_length) // hop_length
     frames = np.lib.stride_tricks.sliding_window_view(padded, frame_length)[::hop_length][:n_frames]
     power = np.mean(np.abs(frames) ** 2, axis=1)

@@ -11,6 +11,7 @@ which is what makes autoregressive synthesis linear instead of quadratic in the 
 from __future__ import annotations
 
 import math
+from typing import cast
 
 import torch
 import torch.nn as nn
@@ -134,7 +135,8 @@ class Conv(nn.Module):
         over the whole window on CPU.
         """
         taps = window[:, :, ::self.dilation] if self.kernel_size > 1 else window
-        return self._finish(F.conv1d(taps, self.conv.weight, self.conv.bias))
+        weight, bias = cast(torch.Tensor, self.conv.weight), cast("torch.Tensor | None", self.conv.bias)
+        return self._finish(F.conv1d(taps, weight, bias))
 
 
 class GatedConvBlock(nn.Module):
@@ -196,5 +198,5 @@ class CausalStream:
             if isinstance(layer, GatedConvBlock):
                 x = F.glu(layer.C.step(window), dim=1) + x
             else:
-                x = layer.step(window)
+                x = cast(Conv, layer).step(window)
         return x

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn as nn
@@ -81,13 +81,13 @@ def load_text2mel(path: str | os.PathLike[str], device: torch.device | str = "cp
                   hp: HParams = DEFAULT_HPARAMS) -> Text2Mel:
     with torch.device("meta"):
         model = Text2Mel.from_hparams(hp)
-    return load_into(model, state_dict_of(load_checkpoint(path), path), device, path)
+    return cast(Text2Mel, load_into(model, state_dict_of(load_checkpoint(path), path), device, path))
 
 
 def load_ssrn(path: str | os.PathLike[str], device: torch.device | str = "cpu", hp: HParams = DEFAULT_HPARAMS) -> SSRN:
     with torch.device("meta"):
         model = SSRN.from_hparams(hp)
-    return load_into(model, state_dict_of(load_checkpoint(path), path), device, path)
+    return cast(SSRN, load_into(model, state_dict_of(load_checkpoint(path), path), device, path))
 
 
 def load_dctts(t2m_path: str | os.PathLike[str], ssrn_path: str | os.PathLike[str],

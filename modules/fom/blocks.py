@@ -8,6 +8,8 @@ with `strict=True`. The reference's SynchronizedBatchNorm2d is a plain `_BatchNo
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -175,5 +177,5 @@ class AntiAliasInterpolation2d(nn.Module):
         if self.scale == 1.0:
             return x
         out = F.pad(x, (self.ka, self.kb, self.ka, self.kb))
-        out = F.conv2d(out, weight=self.weight, groups=self.groups)
+        out = F.conv2d(out, weight=cast(torch.Tensor, self.weight), groups=self.groups)
         return out[:, :, ::self.int_inv_scale, ::self.int_inv_scale]

@@ -59,7 +59,7 @@ class FomConfig:
     generator: GeneratorConfig = field(default_factory=GeneratorConfig)
 
 
-def _pick(cls: type, values: Mapping[str, Any]) -> Any:
+def _pick(cls: Any, values: Mapping[str, Any]) -> Any:
     """Build `cls` from `values`, refusing unknown keys: a typo in a config must not be silently ignored."""
     known = set(cls.__dataclass_fields__)
     unknown = set(values) - known

@@ -7,6 +7,8 @@ its local affine jacobian is the heatmap-weighted sum of a 4-channel map (row-ma
 
 from __future__ import annotations
 
+from typing import cast
+
 import torch
 import torch.nn.functional as F
 from torch import nn
@@ -30,7 +32,7 @@ class KPDetector(nn.Module):
                                       padding=config.pad)
             with torch.no_grad():                      # identity jacobian until trained weights are loaded
                 self.jacobian.weight.zero_()
-                self.jacobian.bias.copy_(torch.tensor([1.0, 0.0, 0.0, 1.0] * self.num_jacobian_maps))
+                cast(torch.Tensor, self.jacobian.bias).copy_(torch.tensor([1.0, 0.0, 0.0, 1.0] * self.num_jacobian_maps))
         self.temperature = config.temperature
         self.scale_factor = config.scale_factor
         if self.scale_factor != 1:

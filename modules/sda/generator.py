@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import torch
 import torch.nn.functional as F
@@ -94,6 +95,18 @@ class IdentityContext:
     skip_terms: list[torch.Tensor]       # per U-Net block: (1, C, h, w) skip half of its 3×3 deconv
 
 
+def _first_block(gen: FrameGenerator) -> nn.Sequential:
+    return cast(nn.Sequential, gen.dcl[0])
+
+
+def _unet_blocks(gen: FrameGenerator) -> list[UnetBlock]:
+    return [cast(UnetBlock, block) for block in list(gen.dcl)[1:-1]]
+
+
+def _final(gen: FrameGenerator) -> nn.ConvTranspose2d:
+    return cast(nn.ConvTranspose2d, gen.dcl[-1])
+
+
 def _flipped(weight: torch.Tensor) -> torch.Tensor:
     """ConvTranspose weight (in, out, k, k) → the conv2d weight (out, in, k, k) computing the same stride-1 map."""
     return weight.flip(2, 3).transpose(0, 1).contiguous()
@@ -101,25 +114,25 @@ def _flipped(weight: torch.Tensor) -> torch.Tensor:
 
 class _FastWeights:
     def __init__(self, gen: FrameGenerator, identity_size: int) -> None:
-        w0 = gen.dcl[0][0].weight                              # (latent, C0, h0, w0)
+        w0 = cast(nn.ConvTranspose2d, _first_block(gen)[0]).weight       # (latent, C0, h0, w0)
         flat = w0.reshape(w0.shape[0], -1)
         self.dcl0_dynamic = flat[: flat.shape[0] - identity_size].contiguous()
         self.dcl0_identity = flat[flat.shape[0] - identity_size:].contiguous()
         self.dcl0_shape = tuple(w0.shape[1:])
-        self.blocks = []
-        for block in gen.dcl[1:-1]:
+        self.blocks: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
+        for block in _unet_blocks(gen):
             flipped = _flipped(block.dcl1.weight)              # (C, C + S, 3, 3)
             channels = block.dcl1.out_channels
             self.blocks.append((flipped[:, :channels].contiguous(memory_format=torch.channels_last),
                                 flipped[:, channels:].contiguous(),
                                 block.dcl2.weight.contiguous(memory_format=torch.channels_last)))
-        self.final = gen.dcl[-1].weight.contiguous(memory_format=torch.channels_last)
+        self.final = _final(gen).weight.contiguous(memory_format=torch.channels_last)
 
 
 def _fast_weights(gen: FrameGenerator, identity_size: int) -> _FastWeights:
     """Derived weights, rebuilt whenever a source weight changed (moved, reloaded in place: `_version` counts that)."""
     cached = gen.__dict__.get("_fast_cache")
-    sources = [gen.dcl[0][0].weight] + [block.dcl1.weight for block in gen.dcl[1:-1]]
+    sources = [cast(nn.ConvTranspose2d, _first_block(gen)[0]).weight] + [block.dcl1.weight for block in _unet_blocks(gen)]
     key = (identity_size, tuple((w.data_ptr(), w._version, str(w.device)) for w in sources))
     if cached is None or cached[0] != key:
         with torch.no_grad():
@@ -138,8 +151,8 @@ def frames_fast(gen: FrameGenerator, dynamic_latent: torch.Tensor, ctx: Identity
     """(B, rnn_gen_dim + aux) audio+noise latent → (B, 3, H, W) tanh frames; same result as `frames()`."""
     fast = _fast_weights(gen, gen.total_latent_size - dynamic_latent.shape[1])
     x = torch.addmm(ctx.dcl0_identity, dynamic_latent, fast.dcl0_dynamic).view(-1, *fast.dcl0_shape)
-    x = gen.dcl[0][1:](x).contiguous(memory_format=torch.channels_last)  # batch norm + ReLU
-    for block, (w_x, _, w_up), skip_term in zip(gen.dcl[1:-1], fast.blocks, ctx.skip_terms):
+    x = _first_block(gen)[1:](x).contiguous(memory_format=torch.channels_last)  # batch norm + ReLU
+    for block, (w_x, _, w_up), skip_term in zip(_unet_blocks(gen), fast.blocks, ctx.skip_terms):
         x = block.activation1(F.conv2d(x, w_x, padding=1).add_(skip_term))
         x = block.activation2(F.conv_transpose2d(x, w_up, stride=2, padding=1))  # = 2× size, as output_size asks
     return torch.tanh(F.conv_transpose2d(x, fast.final, stride=2, padding=1))
