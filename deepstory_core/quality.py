@@ -1,0 +1,441 @@
+"""Lip-sync quality, measured on rendered frames by the product's face model — not by the renderer's own controls.
+
+Why: a renderer can paint a dark patch that "correlates with the audio" while the lips stay put. Here an
+independent model (MediaPipe's landmarker) looks at each output frame, and the numbers say whether the jaw opens
+with the loudness, the lips part on loud frames and close in silence and on p/b/m, the eyes blink, the face
+outside mouth and eyes is still the portrait's, and no seam shows around the pasted face.
+
+Frames stream through (`score_frames` takes batches, `score_video` decodes a file), so memory stays bounded by a
+batch; only a few floats per frame are kept.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import cv2
+import numpy as np
+
+from deepstory_kernel.contracts import PhonemeEvent
+from deepstory_kernel.media import FPS
+
+SCORER_VERSION = "lipsync-score-v1"
+
+# Targets (issue #10's "done when"); a chunk missing one is flagged weak.
+R_JAW_MIN = 0.6
+GAP_RATIO_MIN = 1.6
+BILABIAL_CLOSED_MIN = 0.8
+BLINKS_PER_MIN = (8.0, 30.0)
+IDENTITY_SSIM_MIN = 0.95
+SEAM_MAX = 0.08                # share of the face outline along which a hard step surrounds the face
+FACE_FOUND_MIN = 0.9
+BLINK_MIN_SECONDS = 20.0       # shorter clips are not judged on their blink rate (too few to count)
+
+SILENT_OF_P95 = 0.1            # a frame is silent below 10 % of the clip's 95th-percentile loudness
+LOUD_OF_P95 = 0.5              # and loud above half of it
+CLOSED_GAP = 0.06              # inner-lip gap / face size below which the lips count as closed…
+CLOSED_OVER_REST = 0.02        # …or barely above the portrait's own rest gap (a smile that shows the teeth)
+BILABIALS = frozenset("pbm")
+IDENTITY_EVERY = 5             # frames between identity / seam samples (they cost more than the landmarks)
+
+# Rigid points of the face (unmoved by speech or blinks) that register the portrait onto a frame.
+RIGID_POINTS = (33, 133, 362, 263, 168, 6, 197, 1, 10, 151, 9, 234, 454, 127, 356)
+# Lower face closed by the jaw line (132 … chin … 361) and the nose base (327, 2, 98): moves when speaking.
+LOWER_FACE = (132, 58, 172, 136, 150, 149, 176, 148, 152, 377, 400, 378, 379, 365, 397, 288, 361, 327, 2, 98)
+
+
+@dataclass(frozen=True)
+class LipSyncScore:
+    """The measured quality of one clip (a chunk, or a whole export). None: not measurable in this clip."""
+
+    frames: int
+    face_found: float                      # share of frames where the face model found a face
+    r_jaw_open: float | None               # Pearson r, jawOpen blendshape vs audio RMS (25 fps)
+    r_lip_gap: float | None                # Pearson r, inner-lip gap (13–14, / face size) vs RMS
+    gap_loud_over_silent: float | None     # median lip gap, loud frames ÷ silent frames
+    silent_closed: float | None            # share of silent frames with the lips closed
+    bilabial_closed: float | None          # share of p/b/m phonemes during which the lips close
+    bilabials: int                         # how many p/b/m phonemes were checked
+    blinks_per_min: float
+    identity_ssim: float | None            # median SSIM vs the portrait, outside mouth/jaw and eyes
+    seam: float | None                     # median share of the face outline with a hard step around it
+    rest_gap: float | None = None          # the portrait's own lip gap (what "closed" is judged against)
+    version: str = SCORER_VERSION
+    problems: tuple[str, ...] = field(default=())
+
+    @property
+    def weak(self) -> bool:
+        return bool(self.problems)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["problems"] = list(self.problems)
+        data["weak"] = self.weak
+        return data
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LipSyncScore:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        known["problems"] = tuple(known.get("problems", ()))
+        return cls(**known)
+
+    def summary(self) -> str:
+        """One line for tables: the headline numbers, and what is weak."""
+        def f(v: float | None, fmt: str) -> str:
+            return "–" if v is None else format(v, fmt)
+        text = (f"r(jaw) {f(self.r_jaw_open, '.2f')} · gap loud/silent {f(self.gap_loud_over_silent, '.2f')}× · "
+                f"p/b/m closed {f(self.bilabial_closed, '.0%')} · {self.blinks_per_min:.0f} blinks/min · "
+                f"SSIM {f(self.identity_ssim, '.3f')}")
+        return text + (" — weak: " + "; ".join(self.problems) if self.problems else "")
+
+
+# ---- per-frame measurement ---------------------------------------------------------------------------------------
+
+@dataclass
+class FrameSeries:
+    """What the face model saw in each frame (NaN where no face), plus sparse identity / seam samples."""
+
+    jaw_open: list[float] = field(default_factory=list)
+    lip_gap: list[float] = field(default_factory=list)
+    blink: list[float] = field(default_factory=list)
+    rest_gap: list[float] = field(default_factory=list)   # the portrait's own lip gap (NaN: no portrait)
+    ssim: list[float] = field(default_factory=list)
+    seam: list[float] = field(default_factory=list)
+
+    def add_missing(self, rest_gap: float) -> None:
+        self.jaw_open.append(math.nan)
+        self.lip_gap.append(math.nan)
+        self.blink.append(math.nan)
+        self.rest_gap.append(rest_gap)
+
+    def extend(self, other: FrameSeries) -> None:
+        """Append another clip's frames (a story's chunks, each with its speaker's portrait)."""
+        for name in ("jaw_open", "lip_gap", "blink", "rest_gap", "ssim", "seam"):
+            getattr(self, name).extend(getattr(other, name))
+
+
+class FaceTracker:
+    """Per-frame face finding: a crop around the last face (fast, and a small face becomes large for the
+    detector); a full search with tiles when the face is lost."""
+
+    def __init__(self, landmarker: Any) -> None:
+        self.landmarker = landmarker
+        self.box: tuple[float, float, float, float] | None = None
+
+    def __call__(self, frame: np.ndarray) -> Any:
+        from modules.face.mesh import detect_mesh
+
+        mesh = None
+        if self.box is not None:
+            mesh = self._in_crop(frame)
+        if mesh is None:
+            mesh = detect_mesh(frame, self.landmarker, thorough=True)
+        self.box = mesh.box if mesh is not None else None
+        return mesh
+
+    def _in_crop(self, frame: np.ndarray) -> Any:
+        assert self.box is not None
+        h, w = frame.shape[:2]
+        x, y, bw, bh = self.box
+        side = 2.0 * max(bw, bh)
+        if side >= 0.8 * min(h, w):
+            meshes = self.landmarker.detect(frame)
+            return meshes[0] if meshes else None
+        cx, cy = x + bw / 2, y + bh / 2
+        x0 = int(np.clip(cx - side / 2, 0, w - side))
+        y0 = int(np.clip(cy - side / 2, 0, h - side))
+        s = int(side)
+        meshes = self.landmarker.detect(np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s]))
+        if not meshes:
+            return None
+        return meshes[0].moved(np.array([[1.0, 0, x0], [0, 1.0, y0]]), (h, w))
+
+
+@dataclass(frozen=True)
+class IdentityReference:
+    """The portrait a clip was made from, with its mesh: what identity SSIM and seams compare frames with."""
+
+    portrait: np.ndarray     # RGB uint8
+    mesh: Any                # FaceMesh of the portrait
+
+    @classmethod
+    def of(cls, portrait: np.ndarray, landmarker: Any) -> IdentityReference | None:
+        from modules.face.image import to_rgb_uint8
+        from modules.face.mesh import detect_mesh
+
+        rgb = to_rgb_uint8(portrait)
+        mesh = detect_mesh(rgb, landmarker)
+        return cls(rgb, mesh) if mesh is not None else None
+
+
+def _masks(mesh: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """(identity region, seam ring) in frame pixels, from the portrait's mesh moved into the frame."""
+    from modules.face import mesh as M
+    from modules.face.features import region_mask
+
+    fs = mesh.face_size
+    face = region_mask(mesh, M.FACE_OVAL, shape)
+    lower = region_mask(mesh, LOWER_FACE, shape, dilate_px=int(0.08 * fs))
+    eyes = region_mask(mesh, M.RIGHT_EYE, shape, int(0.15 * fs)) | region_mask(mesh, M.LEFT_EYE, shape, int(0.15 * fs))
+    identity = (face > 0) & (lower == 0) & (eyes == 0)
+    k_out = 2 * int(0.45 * fs) + 1
+    k_in = 2 * int(0.1 * fs) + 1
+    outer = cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_out, k_out)))
+    inner = cv2.erode(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_in, k_in)))
+    lower_wide = region_mask(mesh, LOWER_FACE, shape, dilate_px=int(0.2 * fs))
+    ring = (outer > 0) & (inner == 0) & (lower_wide == 0)
+    return identity, ring
+
+
+def _gradient(gray: np.ndarray) -> np.ndarray:
+    g = cv2.GaussianBlur(gray, (0, 0), 1.5)
+    gx = np.asarray(cv2.Sobel(g, cv2.CV_32F, 1, 0, ksize=3), dtype=np.float32) / 8.0
+    gy = np.asarray(cv2.Sobel(g, cv2.CV_32F, 0, 1, ksize=3), dtype=np.float32) / 8.0
+    return np.sqrt(gx * gx + gy * gy)
+
+
+def _refine(frame_gray: np.ndarray, ref_gray: np.ndarray, mask: np.ndarray) -> np.ndarray | None:
+    """Affine that best aligns the (already roughly registered) portrait onto the frame inside `mask` (ECC):
+    the mesh's sub-pixel jitter would otherwise read as a changed face."""
+    warp = np.eye(2, 3, dtype=np.float32)
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
+    try:
+        _, warp = cv2.findTransformECC(frame_gray, ref_gray, warp, cv2.MOTION_AFFINE, criteria,
+                                       mask.astype(np.uint8), 3)
+    except cv2.error:
+        return None
+    return warp
+
+
+def identity_and_seam(frame: np.ndarray, frame_mesh: Any, ref: IdentityReference) -> tuple[float, float] | None:
+    """SSIM of the frame vs the portrait registered onto it (outside mouth/jaw and eyes), and the seam measure:
+    the 98th percentile, in a ring around the face, of the gradient of (frame − registered portrait) — a pasted
+    face's hard edge is a step there; a clean frame differs from the portrait only by noise and soft changes."""
+    from skimage.metrics import structural_similarity
+
+    from modules.face.align import similarity_from_points, warp_similarity
+
+    h, w = frame.shape[:2]
+    idx = list(RIGID_POINTS)
+    m = similarity_from_points(ref.mesh.points[idx], frame_mesh.points[idx])
+    moved = ref.mesh.moved(m, (h, w))
+    identity, ring = _masks(moved, (h, w))
+    if identity.sum() < 50:
+        return None
+    g_frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    g_ref = cv2.cvtColor(warp_similarity(ref.portrait, m, (w, h)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    refine = _refine(g_frame, g_ref, identity | ring)
+    if refine is not None:
+        g_ref = cv2.warpAffine(g_ref, refine, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                               borderMode=cv2.BORDER_REPLICATE)
+    ys, xs = np.nonzero(identity)
+    y0, y1, x0, x1 = max(0, ys.min() - 4), ys.max() + 5, max(0, xs.min() - 4), xs.max() + 5
+    _, smap = structural_similarity(g_frame[y0:y1, x0:x1], g_ref[y0:y1, x0:x1], data_range=255.0, full=True)
+    ssim = float(np.asarray(smap)[identity[y0:y1, x0:x1]].mean())
+    return ssim, _seam_step(g_frame - g_ref, moved, ring)
+
+
+SEAM_EDGE = 2.0      # grey levels per px in (frame − portrait): a hard step; feathered pastes stay far below
+
+
+def _seam_step(diff: np.ndarray, mesh: Any, ring: np.ndarray) -> float:
+    """How much of a closed line around the face shows a hard step in (frame − registered portrait), as a share of
+    the face outline's length: ~0 for a clean or feathered paste, ~0.5–1 for a pasted face with a hard edge.
+    The longest connected edge counts, so scattered texture residue (hair, compression) does not."""
+    from modules.face import mesh as M
+
+    if ring.sum() < 50:
+        return 0.0
+    edges = ((_gradient(diff) > SEAM_EDGE) & ring).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
+    if count <= 1:
+        return 0.0
+    largest = stats[1:, cv2.CC_STAT_AREA].max()
+    outline = np.round(mesh.points[list(M.FACE_OVAL)]).astype(np.int32)
+    perimeter = max(cv2.arcLength(outline.reshape(-1, 1, 2), True), 1.0)
+    thickness = 3.0                                  # px: a σ=1.5 step crosses the threshold over ~3 px
+    return float(largest / thickness / perimeter)
+
+
+def measure_frames(batches: Iterable[np.ndarray], landmarker: Any, reference: IdentityReference | None = None,
+                   identity_every: int = IDENTITY_EVERY) -> FrameSeries:
+    """Run the face model on every frame of the batches (uint8 (B, H, W, 3) RGB)."""
+    return measure_segments(batches, [(-1, reference)], landmarker, identity_every)
+
+
+def measure_segments(batches: Iterable[np.ndarray], segments: Sequence[tuple[int, IdentityReference | None]],
+                     landmarker: Any, identity_every: int = IDENTITY_EVERY) -> FrameSeries:
+    """Like `measure_frames` for a video made of consecutive clips: `segments` = (frame count, that clip's
+    portrait) in order (a story export: one per chunk); a count of -1 runs to the end."""
+    from modules.face.features import lip_gap_ratio
+
+    series = FrameSeries()
+    track = FaceTracker(landmarker)
+    plan = iter(segments)
+    left, reference = 0, None
+    index = 0
+    rest = math.nan
+    for batch in batches:
+        for frame in np.asarray(batch):
+            while left == 0:
+                left, reference = next(plan, (-1, reference))
+                rest = lip_gap_ratio(reference.mesh) if reference is not None else math.nan
+            left -= 1
+            mesh = track(frame)
+            if mesh is None:
+                series.add_missing(rest)
+            else:
+                series.rest_gap.append(rest)
+                series.jaw_open.append(mesh.blendshape("jawOpen"))
+                series.lip_gap.append(lip_gap_ratio(mesh))
+                series.blink.append(0.5 * (mesh.blendshape("eyeBlinkLeft") + mesh.blendshape("eyeBlinkRight")))
+                if reference is not None and index % identity_every == 0:
+                    found = identity_and_seam(frame, mesh, reference)
+                    if found is not None:
+                        series.ssim.append(found[0])
+                        series.seam.append(found[1])
+            index += 1
+    return series
+
+
+# ---- from per-frame numbers to the score -------------------------------------------------------------------------
+
+def frame_rms(audio: np.ndarray, sample_rate: int, num_frames: int, fps: int = FPS) -> np.ndarray:
+    """RMS of the audio under each video frame (frame i covers samples [i·sr/fps, (i+1)·sr/fps))."""
+    a = np.asarray(audio, dtype=np.float32).reshape(-1)
+    if np.issubdtype(np.asarray(audio).dtype, np.integer):
+        a = a / 32768.0
+    spf = sample_rate / fps
+    out = np.zeros(num_frames, dtype=np.float64)
+    for i in range(num_frames):
+        seg = a[int(round(i * spf)):int(round((i + 1) * spf))]
+        out[i] = float(np.sqrt(np.mean(np.square(seg, dtype=np.float64)))) if seg.size else 0.0
+    return out
+
+
+def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
+    ok = np.isfinite(a) & np.isfinite(b)
+    if ok.sum() < 10 or np.std(a[ok]) < 1e-9 or np.std(b[ok]) < 1e-9:
+        return None
+    return float(np.corrcoef(a[ok], b[ok])[0, 1])
+
+
+def count_blinks(blink: np.ndarray) -> int:
+    """Rising edges of the blink score with hysteresis, relative to the clip's resting level (downcast eyes score
+    high all the time and must not count as one long blink)."""
+    valid = blink[np.isfinite(blink)]
+    if valid.size == 0:
+        return 0
+    on = max(0.5, float(np.median(valid)) + 0.25)
+    off = on - 0.2
+    closed, count = False, 0
+    for v in blink:
+        if not np.isfinite(v):
+            continue
+        if not closed and v > on:
+            closed, count = True, count + 1
+        elif closed and v < off:
+            closed = False
+    return count
+
+
+def _bilabial_closed(events: Sequence[PhonemeEvent], gap: np.ndarray, closed_below: np.ndarray,
+                     samples_per_frame: float, end_sample: int) -> tuple[float | None, int]:
+    """Share of p/b/m phonemes during which (± one frame) the lips close."""
+    hits = total = 0
+    for i, event in enumerate(events):
+        name = re.sub(r"[^a-z]", "", event.phoneme.lower())
+        if name not in BILABIALS:
+            continue
+        end = events[i + 1].sample if i + 1 < len(events) else min(end_sample, event.sample + int(0.1 * 25 * samples_per_frame))
+        f0 = max(0, int(event.sample // samples_per_frame) - 1)
+        f1 = min(len(gap), int(math.ceil(end / samples_per_frame)) + 1)
+        window, limit = gap[f0:f1], closed_below[f0:f1]
+        ok = np.isfinite(window)
+        if not ok.any():
+            continue
+        total += 1
+        hits += int((window[ok] <= limit[ok]).any())
+    return (hits / total if total else None), total
+
+
+def score_series(series: FrameSeries, rms: np.ndarray, phonemes: Sequence[PhonemeEvent] = (),
+                 samples_per_frame: float = 882.0, fps: int = FPS) -> LipSyncScore:
+    """The score of measured frames against the audio's loudness per frame (`frame_rms`) and its phoneme events
+    (sample positions at `samples_per_frame` per frame), when the voice gave them."""
+    jaw, gap, blink, rest = (np.asarray(v, dtype=np.float64)
+                             for v in (series.jaw_open, series.lip_gap, series.blink, series.rest_gap))
+    n = len(jaw)
+    rms = np.resize(np.asarray(rms, dtype=np.float64), n) if len(rms) != n else np.asarray(rms, dtype=np.float64)
+    found = np.isfinite(gap)
+    p95 = float(np.percentile(rms, 95)) if n else 0.0
+    silent = (rms < SILENT_OF_P95 * p95) & found
+    loud = (rms >= LOUD_OF_P95 * p95) & found
+    closed_below = np.maximum(CLOSED_GAP, np.nan_to_num(rest, nan=0.0) + CLOSED_OVER_REST)   # per frame
+    rest_gap = float(np.nanmedian(rest)) if np.isfinite(rest).any() else None
+    ratio = None
+    if silent.sum() >= 3 and loud.sum() >= 3:
+        ratio = float(np.median(gap[loud]) / max(float(np.median(gap[silent])), 0.01))
+    silent_closed = float((gap[silent] <= closed_below[silent]).mean()) if silent.sum() >= 3 else None
+    bilabial, bilabials = _bilabial_closed(phonemes, gap, closed_below, samples_per_frame,
+                                           int(n * samples_per_frame))
+    minutes = n / fps / 60.0
+    blinks = count_blinks(blink) / minutes if minutes > 0 else 0.0
+    ssim = float(np.median(series.ssim)) if series.ssim else None
+    seam = float(np.median(series.seam)) if series.seam else None
+    face_found = float(found.mean()) if n else 0.0
+    r_jaw = _pearson(jaw, rms)
+    score = LipSyncScore(n, face_found, r_jaw, _pearson(gap, rms), ratio, silent_closed, bilabial, bilabials,
+                         blinks, ssim, seam, rest_gap)
+    return LipSyncScore(**{**asdict(score), "problems": problems_of(score)})
+
+
+def problems_of(s: LipSyncScore) -> tuple[str, ...]:
+    """The issue's targets this clip misses, as short phrases."""
+    out = []
+    if s.face_found < FACE_FOUND_MIN:
+        out.append(f"face found in {s.face_found:.0%} of frames")
+    if s.r_jaw_open is None or s.r_jaw_open < R_JAW_MIN:
+        out.append(f"jaw does not follow the voice (r {s.r_jaw_open if s.r_jaw_open is not None else float('nan'):.2f}"
+                   f" < {R_JAW_MIN})")
+    if s.gap_loud_over_silent is not None and s.gap_loud_over_silent < GAP_RATIO_MIN:
+        out.append(f"lips part too little ({s.gap_loud_over_silent:.2f}× < {GAP_RATIO_MIN}×)")
+    if s.bilabial_closed is not None and s.bilabial_closed < BILABIAL_CLOSED_MIN:
+        out.append(f"lips close on {s.bilabial_closed:.0%} of p/b/m (< {BILABIAL_CLOSED_MIN:.0%})")
+    if s.frames / FPS >= BLINK_MIN_SECONDS and not BLINKS_PER_MIN[0] <= s.blinks_per_min <= BLINKS_PER_MIN[1]:
+        out.append(f"{s.blinks_per_min:.0f} blinks/min (want {BLINKS_PER_MIN[0]:.0f}–{BLINKS_PER_MIN[1]:.0f})")
+    if s.identity_ssim is not None and s.identity_ssim < IDENTITY_SSIM_MIN:
+        out.append(f"face drifts from the portrait (SSIM {s.identity_ssim:.3f} < {IDENTITY_SSIM_MIN})")
+    if s.seam is not None and s.seam > SEAM_MAX:
+        out.append(f"seam around the face ({s.seam:.1f} > {SEAM_MAX})")
+    return tuple(out)
+
+
+# ---- entry points ------------------------------------------------------------------------------------------------
+
+def score_frames(batches: Iterable[np.ndarray], audio: np.ndarray, sample_rate: int,
+                 phonemes: Sequence[PhonemeEvent] = (), portrait: np.ndarray | None = None,
+                 landmarker: Any = None) -> LipSyncScore:
+    """Score frames (uint8 RGB batches at 25 fps) against the audio they play with; `portrait`: the image the clip
+    was animated from (identity SSIM, seams, the rest lip gap)."""
+    if landmarker is None:
+        from .face_model import face_landmarker
+        landmarker = face_landmarker()
+    reference = IdentityReference.of(portrait, landmarker) if portrait is not None else None
+    series = measure_frames(batches, landmarker, reference)
+    n = len(series.jaw_open)
+    return score_series(series, frame_rms(audio, sample_rate, n), phonemes, sample_rate / FPS)
+
+
+def score_video(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int,
+                phonemes: Sequence[PhonemeEvent] = (), portrait: np.ndarray | None = None,
+                landmarker: Any = None) -> LipSyncScore:
+    """`score_frames` on a video file, decoded in batches."""
+    from .video import iter_video_frames
+
+    return score_frames(iter_video_frames(path), audio, sample_rate, phonemes, portrait, landmarker)
