@@ -17,14 +17,18 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
+import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "bench"))
 
-from bench.face_photos import HOPPER_FACE_PX, astronaut, cameraman, face_width_scaled, greyscale, hopper, rotated  # noqa: E402
+from face_photos import HOPPER_FACE_PX, astronaut, cameraman, face_width_scaled, greyscale, hopper, rotated  # noqa: E402
+
 from deepstory_core import quality as Q  # noqa: E402
 from deepstory_core.cast import CastEntry  # noqa: E402
 from deepstory_core.project import Project  # noqa: E402
@@ -45,7 +49,7 @@ Alice: Excuse me, is this the train to the coast? Maybe we can both be there by 
 Grace: It is. But it only leaves when the clock strikes nine, my dear.
 """
 
-PHOTO_CAST = {   # speaker → (voice, portrait maker)
+PHOTO_CAST: dict[str, tuple[str, Callable[[], np.ndarray]]] = {   # speaker → (voice, portrait maker)
     "Eileen": ("espeak:en-us+f2", astronaut),
     "Grace": ("espeak:en-us+f3", lambda: greyscale(hopper())),
     "Camera": ("espeak:en-us+m1", cameraman),

@@ -26,9 +26,10 @@ def hopper() -> np.ndarray:
     """Grace Hopper in uniform, with glasses (600×512)."""
     from matplotlib import cbook
 
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
-        buf = np.frombuffer(f.read(), dtype=np.uint8)
-    return np.ascontiguousarray(cv2.cvtColor(cv2.imdecode(buf, cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB))
+    path = cbook.get_sample_data("grace_hopper.jpg", asfileobj=False)
+    bgr = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    assert bgr is not None, path
+    return np.ascontiguousarray(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
 
 
 @cache

@@ -205,11 +205,11 @@ def _refine(frame_gray: np.ndarray, ref_gray: np.ndarray, mask: np.ndarray) -> n
     warp = np.eye(2, 3, dtype=np.float32)
     criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 40, 1e-4)
     try:
-        _, warp = cv2.findTransformECC(frame_gray, ref_gray, warp, cv2.MOTION_AFFINE, criteria,
-                                       mask.astype(np.uint8), 3)
+        _, found = cv2.findTransformECC(frame_gray, ref_gray, warp, cv2.MOTION_AFFINE, criteria,
+                                        mask.astype(np.uint8), 3)
     except cv2.error:
         return None
-    return warp
+    return np.asarray(found, dtype=np.float32)
 
 
 def identity_and_seam(frame: np.ndarray, frame_mesh: Any, ref: IdentityReference) -> tuple[float, float] | None:
@@ -231,8 +231,8 @@ def identity_and_seam(frame: np.ndarray, frame_mesh: Any, ref: IdentityReference
     g_ref = cv2.cvtColor(warp_similarity(ref.portrait, m, (w, h)), cv2.COLOR_RGB2GRAY).astype(np.float32)
     refine = _refine(g_frame, g_ref, identity | ring)
     if refine is not None:
-        g_ref = cv2.warpAffine(g_ref, refine, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                               borderMode=cv2.BORDER_REPLICATE)
+        g_ref = np.asarray(cv2.warpAffine(g_ref, refine, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                          borderMode=cv2.BORDER_REPLICATE), dtype=np.float32)
     ys, xs = np.nonzero(identity)
     y0, y1, x0, x1 = max(0, ys.min() - 4), ys.max() + 5, max(0, xs.min() - 4), xs.max() + 5
     _, smap = structural_similarity(g_frame[y0:y1, x0:x1], g_ref[y0:y1, x0:x1], data_range=255.0, full=True)
