@@ -1,8 +1,8 @@
 """Deepstory Studio — `streamlit run studio.py`.
 
 The router and the frame: pages listed once, session defaults, the sidebar shared by all pages (project and memory
-panel). Everything a page does is a call into `deepstory_core`; model loaders are the `st.cache_resource`
-functions in `ui/models.py`, installed into the render engine here so every stage goes through them.
+panel). Everything a page does is a call into `deepstory_core`; loaded models live in the library's one model
+cache (`deepstory_core.models`), shared by every browser session of this server, which the memory panel lists.
 """
 
 from __future__ import annotations
@@ -11,11 +11,10 @@ from pathlib import Path
 
 import streamlit as st
 
-from deepstory_core.models import memory_report
+from deepstory_core.models import evict_models, loaded_models, memory_report
 from deepstory_core.project import list_projects
 from deepstory_kernel.errors import DeepstoryError
 from ui import session
-from ui.models import model_cache
 
 st.set_page_config(page_title="Deepstory Studio", page_icon=":material/movie:", layout="wide")
 
@@ -28,12 +27,6 @@ PAGES = [
     st.Page("pages/export.py", title="Export", icon=":material/movie:"),
     st.Page("pages/models.py", title="Models", icon=":material/memory:"),
 ]
-
-
-def _install_model_cache() -> None:
-    from deepstory_core import render
-
-    render.set_model_cache(model_cache())
 
 
 def _select_project() -> None:
@@ -93,8 +86,7 @@ def project_sidebar() -> None:
 
 def memory_sidebar() -> None:
     with st.sidebar.expander("Memory", expanded=False):
-        cache = model_cache()
-        loaded = cache.loaded()
+        loaded = loaded_models()
         st.caption("Loaded models: " + (", ".join(loaded) if loaded else "none"))
         report = memory_report()
         st.caption(f"RAM (this process): {report['rss_mb'] / 1024:.2f} GiB · device: {report['device']}")
@@ -107,13 +99,10 @@ def memory_sidebar() -> None:
 
 def _unload_models() -> None:
     """A callback: runs before the script, so the panel above already shows the emptied cache."""
-    from deepstory_core.render import evict_models
-
     evict_models()
     st.toast("Models unloaded; memory released.")
 
 
-_install_model_cache()
 session.mark_frame()
 navigation = st.navigation(PAGES)
 project_sidebar()

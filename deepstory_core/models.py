@@ -1,47 +1,84 @@
-"""Model lifetime: loaded models are cached by backend id and evicted before another stage needs the memory.
+"""The one cache of loaded models: every network (SDA, FOM, DC-TTS voices, Piper voices, the face model) is loaded
+through `load(model_id, loader)` and dropped by `evict(except_stage=...)`, and the studio's memory panel lists
+`loaded()`. Ids are the registry's (`deepstory_core.registry`): `base:sda`, `animate:fom`, `dctts:<voice>`, … and
+the stage a model serves (what eviction groups by) is the registry's too, never guessed from the id here.
 
-Plain Python on purpose: the CLI uses `ModelCache` directly; the studio wraps its own `st.cache_resource` loaders
-around the same plain loader functions (`load_sda(path, device)`, …) and calls `evict` / `memory_report` from here.
+Why evict by stage: a render is stage-major (all voices, then all bases, then all clips), so the models of one
+stage are loaded once per render and the previous stage's are dropped before the next loads (a GPU holds one
+stage's models at a time).
+
+Adding a model (see also the registry's docstring for its files):
+    from deepstory_core import models
+    model = models.load("piper:joe", lambda: PiperVoice.load(path, device=models.device()))
+The loader runs once; later calls return the same object until the stage is evicted. `limit` caps how many
+models of one stage stay loaded (least recently used dropped first) — voices use it, a story may cast many.
 """
 
 from __future__ import annotations
 
 import os
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from deepstory_kernel.device import get_device, release_memory
 
+# How many models of one stage may stay loaded at once (DC-TTS voices are ~550 MB each at the published sizes).
+STAGE_LIMITS = {"voice": 2}
+# Stages whose models serve every other stage (the face model finds faces for both base and animate): a stage
+# change keeps them; only a full eviction (`evict()`, the memory panel's "Unload models") drops them.
+SHARED_STAGES = ("face",)
 
-def stage_of(backend_id: str) -> str:
-    """The pipeline stage a backend serves (voices are `dctts:<name>`, models `sda` / `fom`)."""
-    if backend_id.startswith("dctts:") or backend_id.endswith(":voice"):
-        return "voice"
-    named = {"sda": "base", "fom": "motion", "face-alignment": "faces"}
-    return named.get(backend_id, backend_id.split(":", 1)[0])   # "base:builtin" → "base"
+
+def stage_of(model_id: str) -> str:
+    """The stage a model serves, from the registry's families (`dctts:x` → voice, `animate:fom` → animate)."""
+    from .registry import stage_of as registry_stage
+
+    return registry_stage(model_id)
 
 
 class ModelCache:
-    """backend id → loaded model. `evict()` drops the references and returns the memory to the OS / driver."""
+    """model id → loaded model, least recently used last; `evict()` drops references and returns the memory."""
 
-    def __init__(self) -> None:
-        self._models: dict[str, Any] = {}
+    def __init__(self, limits: dict[str, int] | None = None) -> None:
+        self._models: OrderedDict[str, Any] = OrderedDict()
+        self._limits = dict(STAGE_LIMITS if limits is None else limits)
         self._lock = threading.RLock()
 
-    def get(self, backend_id: str, loader: Callable[[], Any]) -> Any:
+    def get(self, model_id: str, loader: Callable[[], Any]) -> Any:
         with self._lock:
-            if backend_id not in self._models:
-                self._models[backend_id] = loader()
-            return self._models[backend_id]
+            if model_id in self._models:
+                self._models.move_to_end(model_id)
+                return self._models[model_id]
+            model = loader()
+            self._models[model_id] = model
+            self._enforce_limit(stage_of(model_id))
+            return model
+
+    def _enforce_limit(self, stage: str) -> None:
+        limit = self._limits.get(stage)
+        if limit is None:
+            return
+        same_stage = [m for m in self._models if stage_of(m) == stage]
+        for model_id in same_stage[:max(0, len(same_stage) - limit)]:
+            del self._models[model_id]
+
+    def drop(self, model_id: str) -> bool:
+        """Forget one model (e.g. its weights changed on disk); True if it was loaded."""
+        with self._lock:
+            found = self._models.pop(model_id, None) is not None
+        if found:
+            release_memory()
+        return found
 
     def evict(self, except_stage: str | None = None) -> list[str]:
         """Drop every model not serving `except_stage`; returns the evicted ids."""
+        keep = () if except_stage is None else (except_stage, *SHARED_STAGES)
         with self._lock:
-            gone = [b for b in self._models if except_stage is None or stage_of(b) != except_stage]
-            for backend_id in gone:
-                del self._models[backend_id]
+            gone = [m for m in self._models if stage_of(m) not in keep]
+            for model_id in gone:
+                del self._models[model_id]
         if gone:
             release_memory()
         return gone
@@ -50,41 +87,38 @@ class ModelCache:
         with self._lock:
             return list(self._models)
 
-    def memory_report(self) -> dict[str, Any]:
-        return memory_report(self.loaded())
+
+MODELS = ModelCache()  # the process-wide cache: the CLI, the studio (all its sessions) and the stages share it
+
+
+def load(model_id: str, loader: Callable[[], Any]) -> Any:
+    """The loaded model `model_id`, loading it with `loader()` on first use."""
+    return MODELS.get(model_id, loader)
+
+
+def evict_models(except_stage: str | None = None) -> list[str]:
+    """Drop every loaded model not serving `except_stage` (None: all of them)."""
+    return MODELS.evict(except_stage)
+
+
+def loaded_models() -> list[str]:
+    return MODELS.loaded()
+
+
+def device() -> Any:
+    """The device every model is loaded onto (picked once, in deepstory_kernel.device); passed to modules."""
+    return get_device()
 
 
 def memory_report(loaded: list[str] | None = None) -> dict[str, Any]:
-    """Process RSS (psutil) and, with CUDA, allocated / reserved device memory, in MB."""
+    """Process RSS (psutil), the loaded model ids and, with CUDA, allocated / reserved device memory, in MB."""
     import psutil
     import torch
 
     report: dict[str, Any] = {"rss_mb": psutil.Process(os.getpid()).memory_info().rss / 2 ** 20,
-                              "device": str(get_device())}
-    if loaded is not None:
-        report["loaded"] = list(loaded)
+                              "device": str(get_device()),
+                              "loaded": list(loaded) if loaded is not None else loaded_models()}
     if torch.cuda.is_available():
         report["cuda_allocated_mb"] = torch.cuda.memory_allocated() / 2 ** 20
         report["cuda_reserved_mb"] = torch.cuda.memory_reserved() / 2 ** 20
     return report
-
-
-# Plain loaders (path → ready model on the project device), shared by the CLI's cache and the studio's.
-
-def load_sda(path: str | os.PathLike[str], device: Any = None) -> Any:
-    """grid.dat → `SdaAnimator`; ModelUnavailableError (saying which file to put where) if the file is unusable."""
-    from modules.sda.animator import load_sda as _load
-
-    from . import registry
-
-    registry.require_ready(registry.sda_entry(path=Path(path)))
-    return _load(Path(path), device if device is not None else get_device())
-
-
-def load_fom(checkpoint_path: str | os.PathLike[str], config_path: str | os.PathLike[str], device: Any = None) -> Any:
-    from modules.fom.loader import load_fom as _load
-
-    return _load(checkpoint_path, config_path, device if device is not None else get_device())
-
-
-MODELS = ModelCache()  # the process-wide cache used by the CLI and stages

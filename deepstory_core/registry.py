@@ -1,14 +1,26 @@
-"""The model registry: every backend, the files it needs, where they go, and a cheap check of each file.
+"""The model registry: one id per model, the stage it serves, the files it needs, and a cheap check of each file.
+
+Ids are `<family>:<name>` everywhere — here, in the model cache (`deepstory_core.models`), in artifact keys and on
+the memory panel: `base:builtin`, `base:sda`, `animate:builtin`, `animate:fom`, `espeak:builtin`, `dctts:<voice>`,
+`face:face-alignment`. A family names the stage its models serve (voice | base | animate | face), which is what
+the cache evicts by.
 
 A check never loads weights: file size and the first bytes first (missing / git-LFS pointer / not a torch file),
 then the checkpoint's pickle alone (`checkpoint_meta`: key names, tensor shapes, truncation, forbidden globals),
 then the layout is compared with what the network code expects (`expected_*_shapes()` of each module). Results are
 cached by (path, size, mtime), so the studio can re-check on every page load.
+
+Adding a model family (a new voice engine, a face model):
+    registry.register_family(Family("piper", "voice", entries=piper_entries, lookup=piper_entry))
+`entries(data_dir)` lists the family's models with their files (shown on the Models page and by
+`deepstory models`); `lookup(data_dir, name)` finds one by name even when `entries` does not list it. Load the
+model itself through `deepstory_core.models.load("piper:<name>", loader)`: the cache then evicts it with the
+other models of its family's stage and the memory panel lists it. Base and animate backends are registered in
+`deepstory_core.backends` (`register_backend`), which adds their registry entries here.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,11 +29,12 @@ from typing import Any
 from modules.layout import Shapes, layout_differences
 
 from . import checkpoint_meta as cm
+from .paths import data_dir, paths
 
 READY, MISSING, LFS, CORRUPT, WRONG_LAYOUT, UNSAFE = "ready", "missing", "lfs-pointer", "corrupt", "wrong-layout", "unsafe"
 STATUS_ORDER = (READY, MISSING, LFS, CORRUPT, UNSAFE, WRONG_LAYOUT)
+STAGES = ("voice", "base", "animate", "face")
 
-REPO = Path(__file__).resolve().parents[1]
 FACE_ALIGNMENT_FILES = ("s3fd-619a316812.pth", "2DFAN4-11f355bf06.pth.tar")
 _NO_DOWNLOAD = "these files live on Google Drive / git-LFS; Deepstory cannot download them for you"
 
@@ -48,50 +61,69 @@ class ModelFile:
 
 @dataclass(frozen=True)
 class RegistryEntry:
-    backend_id: str                    # "sda", "fom", "dctts:<voice>", "face-alignment", "builtin:…"
-    stage: str                         # voice | base | motion | faces
+    backend_id: str                    # the model id, `<family>:<name>`
+    stage: str                         # voice | base | animate | face
     title: str
     files: tuple[ModelFile, ...] = ()
     builtin: bool = False
     source: str = ""                   # where the user gets the files
     readme: str = ""
 
+    @property
+    def model_id(self) -> str:
+        return self.backend_id
 
-# ----------------------------------------------------------------------------------------------------------------
-# Where things live
 
-def data_dir() -> Path:
-    return Path(os.environ.get("DEEPSTORY_DATA", REPO / "data"))
+@dataclass(frozen=True)
+class Family:
+    """A kind of model: the id prefix, the stage its models serve, and how to list them with their files."""
+
+    prefix: str
+    stage: str
+    entries: Callable[[Path], list[RegistryEntry]]
+    lookup: Callable[[Path, str], RegistryEntry] | None = None
+
+
+_FAMILIES: dict[str, Family] = {}
+
+
+def register_family(family: Family) -> None:
+    """Add (or replace) a family; its models are listed after the ones already registered."""
+    if family.stage not in STAGES:
+        raise ValueError(f"unknown stage {family.stage!r}; one of {', '.join(STAGES)}")
+    _FAMILIES[family.prefix] = family
+
+
+def families() -> list[Family]:
+    return list(_FAMILIES.values())
+
+
+def stage_of(model_id: str) -> str:
+    """The stage `model_id` serves, from its family; ids of unknown families are filed under their prefix."""
+    prefix = model_id.split(":", 1)[0]
+    family = _FAMILIES.get(prefix)
+    return family.stage if family is not None else prefix
 
 
 def torch_hub_checkpoints() -> Path:
-    home = os.environ.get("TORCH_HOME") or os.path.join(
-        os.environ.get("XDG_CACHE_HOME", os.path.expanduser("~/.cache")), "torch")
-    return Path(home) / "hub" / "checkpoints"
+    return paths().torch_hub
 
 
 def entries(data: Path | None = None) -> list[RegistryEntry]:
-    """Every backend the studio knows, built-ins first; one `dctts:<voice>` per voice folder."""
+    """Every model the studio knows, family by family (built-ins first); one `dctts:<voice>` per voice folder."""
     data = Path(data) if data is not None else data_dir()
-    found = [
-        RegistryEntry("builtin:voice", "voice", "espeak-ng voices (built in)", builtin=True),
-        RegistryEntry("builtin:base", "base", "built-in lip-sync (built in)", builtin=True),
-        RegistryEntry("builtin:motion", "motion", "built-in motion transfer (built in)", builtin=True),
-    ]
-    found += dctts_entries(data)
-    found.append(sda_entry(data))
-    found.append(fom_entry(data))
-    found.append(face_alignment_entry())
-    return found
+    return [e for family in _FAMILIES.values() for e in family.entries(data)]
 
 
 def entry(backend_id: str, data: Path | None = None) -> RegistryEntry:
+    data = Path(data) if data is not None else data_dir()
     for e in entries(data):
         if e.backend_id == backend_id:
             return e
-    if backend_id.startswith("dctts:"):
-        name = backend_id.split(":", 1)[1]
-        return _dctts_entry(Path(data) if data is not None else data_dir(), name)
+    prefix, _, name = backend_id.partition(":")
+    family = _FAMILIES.get(prefix)
+    if family is not None and family.lookup is not None and name:
+        return family.lookup(data, name)
     raise KeyError(backend_id)
 
 
@@ -99,16 +131,17 @@ def sda_entry(data: Path | None = None, path: Path | None = None) -> RegistryEnt
     """The SDA backend; `path` overrides the file location (default data/sda/grid.dat)."""
     path = Path(path) if path is not None else (Path(data) if data is not None else data_dir()) / "sda" / "grid.dat"
     return RegistryEntry(
-        "sda", "base", "Speech-Driven Animation, GRID model",
+        "base:sda", "base", "Speech-Driven Animation, GRID model",
         (ModelFile(path, "the SDA GRID model (speech-driven-animation sda/data/grid.dat, ~221 MB)",
                    layout=_sda_layout, allow_numpy=True),),
         source="DinoMan/speech-driven-animation, sda/data/grid.dat (git-LFS)", readme="data/sda/README.md")
 
 
-def fom_entry(data: Path) -> RegistryEntry:
+def fom_entry(data: Path | None = None) -> RegistryEntry:
+    data = Path(data) if data is not None else data_dir()
     config = data / "fom" / "vox-256.yaml"
     return RegistryEntry(
-        "fom", "motion", "First Order Motion Model, vox-256",
+        "animate:fom", "animate", "First Order Motion Model, vox-256",
         (ModelFile(data / "fom" / "vox-cpk.pth.tar", "the first-order-model vox-256 checkpoint (vox-cpk.pth.tar)",
                    layout=lambda meta: _fom_layout(meta, config)),
          ModelFile(config, "the vox-256 model config", kind="yaml")),
@@ -119,7 +152,7 @@ def fom_entry(data: Path) -> RegistryEntry:
 def face_alignment_entry() -> RegistryEntry:
     hub = torch_hub_checkpoints()
     return RegistryEntry(
-        "face-alignment", "faces", "face-alignment 68 landmarks (optional; OpenCV Haar cascades otherwise)",
+        "face:face-alignment", "face", "face-alignment 68 landmarks (optional; OpenCV Haar cascades otherwise)",
         tuple(ModelFile(hub / name, f"face-alignment weights {name}") for name in FACE_ALIGNMENT_FILES),
         source="https://www.adrianbulat.com/downloads/python-fan/<file name> (the URLs face-alignment itself uses; "
                "fetch them on a machine with internet)")
@@ -133,13 +166,20 @@ def dctts_entries(data: Path) -> list[RegistryEntry]:
     return [_dctts_entry(data, name) for name in names]
 
 
-def _dctts_entry(data: Path, name: str) -> RegistryEntry:
-    folder = data / "dctts" / name
+def dctts_t2m(folder: Path) -> Path:
+    """A voice's Text2Mel file: `t2m.pth`, else the only `t2m*.pth` (the original loaded `glob('t2m*.pth')[0]`);
+    `t2m.pth` (missing) when there is none or several."""
     t2m = folder / "t2m.pth"
     if not t2m.is_file() and folder.is_dir():
         candidates = sorted(p for p in folder.glob("t2m*.pth") if p.is_file())
         if len(candidates) == 1:
-            t2m = candidates[0]
+            return candidates[0]
+    return t2m
+
+
+def _dctts_entry(data: Path, name: str) -> RegistryEntry:
+    folder = data / "dctts" / name
+    t2m = dctts_t2m(folder)
     return RegistryEntry(
         f"dctts:{name}", "voice", f"DC-TTS voice {name}",
         (ModelFile(t2m, "the voice's Text2Mel checkpoint", layout=lambda m: _dctts_layout(m, "text2mel")),
@@ -385,3 +425,20 @@ def _display(path: Path) -> str:
 def _size(path: Path) -> str:
     size = path.stat().st_size
     return f"{size / 2 ** 20:.1f} MB" if size >= 2 ** 20 else f"{size} bytes"
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# The built-in families (base and animate backends add their own entries through deepstory_core.backends)
+
+def _builtin(model_id: str, stage: str, title: str) -> Callable[[Path], list[RegistryEntry]]:
+    return lambda data: [RegistryEntry(model_id, stage, title, builtin=True)]
+
+
+register_family(Family("espeak", "voice", _builtin("espeak:builtin", "voice", "espeak-ng voices (built in)")))
+register_family(Family("dctts", "voice", dctts_entries, _dctts_entry))
+register_family(Family("base", "base", lambda data: [
+    RegistryEntry("base:builtin", "base", "built-in lip-sync (built in)", builtin=True), sda_entry(data)]))
+register_family(Family("animate", "animate", lambda data: [
+    RegistryEntry("animate:builtin", "animate", "built-in motion transfer (built in)", builtin=True),
+    fom_entry(data)]))
+register_family(Family("face", "face", lambda data: [face_alignment_entry()]))

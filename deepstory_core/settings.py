@@ -29,7 +29,7 @@ class Settings:
     default_speaker: str = "Narrator"
     sentence_group: int = 1          # group up to N consecutive sentences of one line (the original's n_gram)
     base_backend: str = "builtin"    # "builtin" | "sda"
-    motion_backend: str = "builtin"  # "builtin" | "fom"
+    animate_backend: str = "builtin"  # "builtin" | "fom"
     sda_identity: str = "portrait"   # "portrait" (speaker's aligned portrait) | "template" (SDA's template face)
     full_frame: bool = False         # export: paste the animated face back into the full-resolution portrait
     soft_subtitles: bool = False     # export: also embed the subtitles as a track
@@ -51,4 +51,7 @@ class Settings:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Settings:
         known = {f for f in cls.__dataclass_fields__}
+        data = dict(data)
+        if "motion_backend" in data:   # projects saved before the animate stage had one name
+            data.setdefault("animate_backend", data.pop("motion_backend"))
         return cls(**{k: v for k, v in data.items() if k in known})

@@ -1,7 +1,8 @@
-"""`dctts:<name>` voices: trained DC-TTS voices the user puts under `data/dctts/<name>/` (t2m.pth + ssrn.pth).
+"""`dctts:<name>` voices: trained DC-TTS voices the user puts under `<data>/dctts/<name>/` (t2m.pth + ssrn.pth).
 
-Loaded weights are cached per voice folder (a voice is ~550 MB at the published sizes, so only the most recently
-used few stay loaded; `evict_dctts_models()` drops them all).
+Loaded weights live in the one model cache (`deepstory_core.models`) under the voice id, so the memory panel lists
+them and a render evicts them before the base stage; the cache keeps at most a few voices (~550 MB each at the
+published sizes). Weights replaced on disk are noticed (size + mtime) and loaded again.
 """
 
 from __future__ import annotations
@@ -9,48 +10,38 @@ from __future__ import annotations
 import functools
 import pickle
 import re
-import threading
-from collections import OrderedDict
-from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from deepstory_kernel.checkpoints import weights_fingerprint
 from deepstory_kernel.contracts import Speech
-from deepstory_kernel.device import get_device, release_memory
 from deepstory_kernel.errors import InputError, ModelUnavailableError
 
-from .voices import DCTTS_PREFIX, VoiceInfo
+from . import models
+from .paths import data_dir as default_data_dir
+from .registry import dctts_t2m
+from .voice_info import DCTTS_PREFIX, VoiceInfo
 
 T2M_FILE = "t2m.pth"
 SSRN_FILE = "ssrn.pth"
-MAX_CACHED_VOICES = 2
 _HELP = ("put the pytorch-dc-tts checkpoints of a voice in data/dctts/<VoiceName>/t2m.pth and ssrn.pth "
          "(see data/dctts/README.md)")
 _SAFE_NAME = re.compile(r"^[^/\\\0:]+$")
 
 
-def _t2m_file(folder: Path) -> Path | None:
-    """`t2m.pth`, or the only `t2m*.pth` (the original loaded `glob('t2m*.pth')[0]`)."""
-    exact = folder / T2M_FILE
-    if exact.is_file():
-        return exact
-    candidates = sorted(p for p in folder.glob("t2m*.pth") if p.is_file())
-    return candidates[0] if len(candidates) == 1 else None
-
-
 def _voice_files(folder: Path) -> tuple[Path | None, Path | None]:
-    ssrn = folder / SSRN_FILE
-    return _t2m_file(folder), (ssrn if ssrn.is_file() else None)
+    t2m, ssrn = dctts_t2m(folder), folder / SSRN_FILE
+    return (t2m if t2m.is_file() else None), (ssrn if ssrn.is_file() else None)
 
 
-def list_dctts_voices(data_dir: Path) -> list[VoiceInfo]:
+def list_dctts_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
     """One entry per folder under `data_dir/dctts/`; available when it holds both t2m.pth and ssrn.pth.
 
     A folder holding only one of the two files is listed as unavailable, with a note naming the missing file.
     """
-    root = Path(data_dir) / "dctts"
+    root = Path(data_dir if data_dir is not None else default_data_dir()) / "dctts"
     if not root.is_dir():
         return []
     voices = []
@@ -66,27 +57,8 @@ def list_dctts_voices(data_dir: Path) -> list[VoiceInfo]:
     return voices
 
 
-@dataclass(frozen=True)
-class _CacheKey:
-    folder: str
-    t2m: tuple[str, int, int]
-    ssrn: tuple[str, int, int]
-
-
-def _signature(path: Path) -> tuple[str, int, int]:
-    stat = path.stat()
-    return str(path), stat.st_size, stat.st_mtime_ns
-
-
-_cache: OrderedDict[_CacheKey, tuple[object, object]] = OrderedDict()
-_cache_lock = threading.Lock()
-
-
-def evict_dctts_models() -> None:
-    """Forget every loaded DC-TTS voice and give the memory back."""
-    with _cache_lock:
-        _cache.clear()
-    release_memory()
+def _signature(*files: Path) -> tuple[tuple[str, int, int], ...]:
+    return tuple((str(path), path.stat().st_size, path.stat().st_mtime_ns) for path in files)
 
 
 def _describe_unreadable(path: Path, err: Exception) -> str:
@@ -110,28 +82,27 @@ def _load_one(folder: Path, path: Path, loader) -> object:
     from modules.dctts.loader import DcttsCheckpointError
 
     try:
-        return loader(path, get_device())
+        return loader(path, models.device())
     except DcttsCheckpointError as err:
         raise ModelUnavailableError(f"DC-TTS voice {folder.name}: {err}; {_HELP}.") from None
     except Exception as err:  # unpickling refused, truncated file, not a checkpoint at all …
         raise ModelUnavailableError(f"DC-TTS voice {folder.name}: {_describe_unreadable(path, err)}.") from None
 
 
-def _load_models(folder: Path, t2m: Path, ssrn: Path) -> tuple[object, object]:
+def _load_models(voice_id: str, folder: Path, t2m: Path, ssrn: Path) -> tuple[Any, Any]:
+    """(Text2Mel, SSRN) from the model cache; loaded again when the files changed since they were loaded."""
     from modules.dctts.loader import load_ssrn, load_text2mel
 
-    key = _CacheKey(str(folder), _signature(t2m), _signature(ssrn))
-    with _cache_lock:
-        if key in _cache:
-            _cache.move_to_end(key)
-            return _cache[key]
-    models = (_load_one(folder, t2m, load_text2mel), _load_one(folder, ssrn, load_ssrn))
-    with _cache_lock:
-        _cache[key] = models
-        _cache.move_to_end(key)
-        while len(_cache) > MAX_CACHED_VOICES:
-            _cache.popitem(last=False)
-    return models
+    signature = _signature(t2m, ssrn)
+
+    def load() -> tuple[object, tuple[Any, Any]]:
+        return signature, (_load_one(folder, t2m, load_text2mel), _load_one(folder, ssrn, load_ssrn))
+
+    loaded_signature, pair = models.load(voice_id, load)
+    if loaded_signature != signature:
+        models.MODELS.drop(voice_id)
+        loaded_signature, pair = models.load(voice_id, load)
+    return pair
 
 
 class DcttsVoice:
@@ -148,9 +119,9 @@ class DcttsVoice:
         """Part of every sentence-audio key of this voice: new weights in the folder → new audio (read once)."""
         return weights_fingerprint((self.t2m_path, self.ssrn_path))
 
-    def load(self) -> tuple[object, object]:
+    def load(self) -> tuple[Any, Any]:
         """(Text2Mel, SSRN), loaded on first use and cached per folder."""
-        return _load_models(self.folder, self.t2m_path, self.ssrn_path)
+        return _load_models(self.voice_id, self.folder, self.t2m_path, self.ssrn_path)
 
     def synthesize(self, text: str) -> Speech:
         from modules.dctts.hparams import DEFAULT_HPARAMS
@@ -170,7 +141,7 @@ class DcttsVoice:
         return f"DcttsVoice({self.voice_id!r})"
 
 
-def load_dctts_voice(voice_id: str, data_dir: Path) -> DcttsVoice:
+def load_dctts_voice(voice_id: str, data_dir: Path | None = None) -> DcttsVoice:
     """The backend for `dctts:<name>`; ModelUnavailableError naming the missing file when the folder is incomplete.
 
     Weights are read on the first `synthesize` (or `load()`), so listing and choosing voices stays cheap.
@@ -178,9 +149,9 @@ def load_dctts_voice(voice_id: str, data_dir: Path) -> DcttsVoice:
     name = voice_id[len(DCTTS_PREFIX):] if voice_id.startswith(DCTTS_PREFIX) else voice_id
     if not name or not _SAFE_NAME.match(name) or name in (".", ".."):
         raise InputError(f"Invalid DC-TTS voice id {voice_id!r}; ids look like dctts:<folder under data/dctts>.")
-    folder = Path(data_dir) / "dctts" / name
+    folder = Path(data_dir if data_dir is not None else default_data_dir()) / "dctts" / name
     t2m, ssrn = _voice_files(folder) if folder.is_dir() else (None, None)
-    missing = [f"data/dctts/{name}/{file}" for file, path in ((T2M_FILE, t2m), (SSRN_FILE, ssrn)) if path is None]
-    if missing:
+    missing = [str(folder / file) for file, path in ((T2M_FILE, t2m), (SSRN_FILE, ssrn)) if path is None]
+    if t2m is None or ssrn is None:
         raise ModelUnavailableError(f"DC-TTS voice {name} is missing {' and '.join(missing)}; {_HELP}.")
     return DcttsVoice(f"{DCTTS_PREFIX}{name}", folder, t2m, ssrn)

@@ -4,8 +4,8 @@ Ids:
 * ``espeak:<espeak voice name>`` — built in, nothing to download. The catalogue below tunes rate/pitch so the
   voices are clearly distinct (median pitch from ~80 Hz to ~340 Hz); any other espeak-ng voice name
   (``espeak:en-029+m4``) also works, with espeak's default rate and pitch.
-* ``dctts:<folder under data/dctts>`` — trained DC-TTS voices, handled by `deepstory_core.voice_dctts`
-  (imported lazily so this module works without it).
+* ``dctts:<folder under <data>/dctts>`` — trained DC-TTS voices, handled by `deepstory_core.voice_dctts`
+  (`<data>` is `deepstory_core.paths`' data folder: `DEEPSTORY_DATA`, else `data/` of the install).
 """
 
 from __future__ import annotations
@@ -22,19 +22,10 @@ from deepstory_kernel.errors import InputError, ModelUnavailableError
 from deepstory_kernel.media import SAMPLE_RATE
 
 from .audio import normalize_loudness, resample, resampled_length, trim_bounds
+from .voice_dctts import list_dctts_voices, load_dctts_voice
+from .voice_info import DCTTS_PREFIX, ESPEAK_PREFIX, VoiceInfo
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-ESPEAK_PREFIX = "espeak:"
-DCTTS_PREFIX = "dctts:"
-
-
-@dataclass(frozen=True)
-class VoiceInfo:
-    voice_id: str
-    label: str
-    backend: str        # "espeak" | "dctts"
-    available: bool
-    note: str = ""      # why it is unavailable, or what it needs
+__all__ = ["DCTTS_PREFIX", "ESPEAK_PREFIX", "VoiceInfo"]   # re-exported: callers name voice ids from here
 
 
 @dataclass(frozen=True)
@@ -133,13 +124,12 @@ def _espeak_status() -> tuple[bool, str]:
     return False, "libespeak-ng from the espeakng-loader wheel could not be loaded; pip install -r requirements.txt"
 
 
-def list_voices(data_dir: Path = DATA_DIR) -> list[VoiceInfo]:
-    """Every voice the studio knows: the built-in espeak voices, then DC-TTS folders under data/dctts."""
+def list_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
+    """Every voice the studio knows: the built-in espeak voices, then DC-TTS folders under `<data>/dctts`
+    (`data_dir`: None = the data folder of `deepstory_core.paths`)."""
     ok, note = _espeak_status()
-    from .voice_dctts import list_dctts_voices  # lazy: it imports voices.VoiceInfo
-
     voices = [_builtin_info(vid, t, ok, note) for vid, t in BUILTIN_VOICES.items()]
-    return voices + list_dctts_voices(Path(data_dir))
+    return voices + list_dctts_voices(data_dir)
 
 
 def _unknown(voice_id: str, why: str = "") -> InputError:
@@ -149,7 +139,7 @@ def _unknown(voice_id: str, why: str = "") -> InputError:
     )
 
 
-def get_voice(voice_id: str, data_dir: Path = DATA_DIR) -> VoiceBackend:
+def get_voice(voice_id: str, data_dir: Path | None = None) -> VoiceBackend:
     """A backend for `voice_id`; InputError for ids that do not exist."""
     if not isinstance(voice_id, str) or not voice_id.strip():
         raise _unknown(str(voice_id), " (empty)")
@@ -163,9 +153,7 @@ def get_voice(voice_id: str, data_dir: Path = DATA_DIR) -> VoiceBackend:
             raise _unknown(voice_id, " (espeak-ng has no such voice)")
         return EspeakBackend(voice_id, name, 165, 50, 50)
     if voice_id.startswith(DCTTS_PREFIX):
-        from .voice_dctts import load_dctts_voice  # lazy: it imports voices.VoiceInfo
-
-        return load_dctts_voice(voice_id, Path(data_dir))
+        return load_dctts_voice(voice_id, data_dir)
     raise _unknown(voice_id)
 
 

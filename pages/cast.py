@@ -12,9 +12,9 @@ import numpy as np
 import streamlit as st
 
 from deepstory_core.cast import CastEntry, complete_cast
+from deepstory_core.identities import load_portrait_image, portrait_ref
 from deepstory_core.portraits import builtin_portraits
 from deepstory_core.project import Project
-from deepstory_core.render import portrait_ref
 from deepstory_kernel.errors import DeepstoryError, InputError
 from ui.session import open_page
 from ui.widgets import guarded
@@ -210,8 +210,6 @@ for number, speaker in enumerate(speakers):
                             shown_ref = stored
 
             if shown_ref:
-                from deepstory_core.render import load_portrait_image
-
                 image = guarded(load_portrait_image, project, shown_ref)
                 if image is not None:
                     _face_panel(number, speaker, entry, shown_ref, image)

@@ -8,8 +8,9 @@ from pathlib import Path
 import streamlit as st
 
 from deepstory_core import render
+from deepstory_core.backends import full_frame_problem
 from deepstory_core.project import Project
-from deepstory_core.stages.export import subtitles_path
+from deepstory_core.stages.export import export_path, subtitles_path
 from ui.session import open_page, scoped_key
 from ui.widgets import job_panel, job_running, save_setting, start_job
 
@@ -25,29 +26,28 @@ def _export(root: Path):
     return work
 
 
-motion = render.MOTION_BACKENDS.get(settings.motion_backend)
-full_frame_ok = bool(motion and motion.supports_full_frame)
+full_frame_rule = full_frame_problem(settings.animate_backend)
+full_frame_ok = not full_frame_rule
 c1, c2 = st.columns(2)
 c1.checkbox(
     "Full frame", value=settings.full_frame, key=scoped_key("full_frame"), disabled=busy or not (full_frame_ok or settings.full_frame),
     on_change=save_setting, args=(project.root, "full_frame", scoped_key("full_frame")),
     help="Paste the animated face back into the whole portrait instead of a 256×256 face crop."
-         + ("" if full_frame_ok else f" Needs the built-in motion transfer (chosen: {settings.motion_backend})."))
+         + ("" if full_frame_ok else " " + full_frame_rule))
 c2.checkbox("Embed subtitles in the mp4", value=settings.soft_subtitles, key=scoped_key("soft_subtitles"), disabled=busy,
             on_change=save_setting, args=(project.root, "soft_subtitles", scoped_key("soft_subtitles")),
             help="A .srt file is always written beside the video; this also adds a subtitle track that players "
                  "can switch on.")
 if settings.full_frame and not full_frame_ok:
-    st.warning(f"Full frame needs the built-in motion transfer; the {settings.motion_backend} backend makes "
-               f"256×256 clips only, so the export will fail. Untick it or change the motion backend.")
-st.caption(f"Backends: base **{settings.base_backend}**, motion **{settings.motion_backend}** "
+    st.warning(f"{full_frame_rule} Untick it or change the animate backend.")
+st.caption(f"Backends: base **{settings.base_backend}**, animate **{settings.animate_backend}** "
            "(change them on the Base and Animate pages). Chunks already rendered are reused.")
 if st.button("Export video", key="export", type="primary", disabled=busy, icon=":material/movie:"):
     if start_job(project.root, "export", _export(project.root)):
         st.rerun()
 job_panel(project.root, key="export-job")
 
-video = render.export_path(project)
+video = export_path(project)
 srt = subtitles_path(video)
 if video.is_file():
     st.subheader("Result")

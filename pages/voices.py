@@ -9,8 +9,7 @@ import streamlit as st
 
 from deepstory_core import render
 from deepstory_core.project import Project
-from deepstory_core.sentence_audio import forget_sentence, load_sentence_audio, plan_from_ready, sentence_audio
-from deepstory_core.stages.voice import prepare_soundtrack
+from deepstory_core.sentence_audio import load_sentence_audio, plan_from_ready, sentence_audio
 from deepstory_core.timeline import plan_rows, timeline_svg
 from ui.session import open_page, scoped_key
 from ui.widgets import guarded, job_panel, job_running, start_job
@@ -23,7 +22,7 @@ busy = job_running(project.root)
 
 def _synthesise_all(root: Path):
     def work(progress, cancel):
-        return prepare_soundtrack(Project.open(root), progress, cancel)
+        return render.render_story(Project.open(root), progress, cancel, until="voice")
 
     return work
 
@@ -86,12 +85,6 @@ for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
             audio_col.caption("no audio yet")
         if button_col.button("Re-synthesise", key=f"resynth-{row.index}", icon=":material/refresh:", width="stretch", disabled=busy or row.key is None,
                              help="Synthesise this sentence again (its chunk is re-rendered next time)."):
-            downstream = []
-            if plan is not None:
-                statuses = guarded(render.chunk_status, project) or []
-                for status in statuses:
-                    if row.index in plan.chunks[status.index].sentence_ids:
-                        downstream += [status.base_path, status.clip_path]
-            forget_sentence(project, row, plan, downstream)
+            guarded(render.forget_sentence, project, row)
             if start_job(project.root, "voices", _synthesise_all(project.root)):
                 st.rerun()

@@ -1,4 +1,4 @@
-"""Cheap but real base/motion backends for the render-engine tests (the built-ins are tested elsewhere).
+"""Cheap but real base/animate backends for the render-engine tests (the built-ins are tested elsewhere).
 
 They honour the stage contracts exactly — frame counts from the audio, output depends on audio, identity, seed
 and portrait — at a tiny fraction of the built-ins' cost, so a story of 150+ chunks renders in seconds.
@@ -15,11 +15,11 @@ from collections.abc import Iterable, Iterator, Sequence
 import cv2
 import numpy as np
 
-from deepstory_core.render import BackendSpec, register_backend
+from deepstory_core.backends import BackendSpec, register_backend
 from deepstory_kernel.contracts import Speech
 from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE, SAMPLES_PER_FRAME
 
-LOADS = {"base": 0, "motion": 0}
+LOADS = {"base": 0, "animate": 0}
 
 
 class CheapBase:
@@ -81,13 +81,13 @@ def _load_base() -> CheapBase:
 
 
 def _load_motion() -> CheapMotion:
-    LOADS["motion"] += 1
+    LOADS["animate"] += 1
     return CheapMotion()
 
 
 def register() -> None:
     register_backend(BackendSpec("base", "cheap", _load_base, lambda: "cheap-base-1"))
-    register_backend(BackendSpec("motion", "cheap", _load_motion, lambda: "cheap-motion-1", supports_full_frame=True))
+    register_backend(BackendSpec("animate", "cheap", _load_motion, lambda: "cheap-motion-1", supports_full_frame=True))
 
 
 def face_image(seed: int) -> np.ndarray:
@@ -105,4 +105,4 @@ if __name__ == "__main__":  # the kill test's render process
 
     register()
     project = Project.open(sys.argv[1])
-    render_story(project, base_backend="cheap", motion_backend="cheap", out=sys.argv[2], voice_factory=CheapVoice)
+    render_story(project, base_backend="cheap", animate_backend="cheap", out=sys.argv[2], voice_factory=CheapVoice)

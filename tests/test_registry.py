@@ -207,7 +207,7 @@ def test_models_cli_names_every_file(tmp_path):
     (tmp_path / "sda").mkdir()
     (tmp_path / "sda" / "grid.dat").write_text(LFS_TEXT)
     table = render_table(tmp_path)
-    for expected in ("sda", "fom", "face-alignment", "builtin:voice", "lfs-pointer",
+    for expected in ("base:sda", "animate:fom", "face:face-alignment", "espeak:builtin", "lfs-pointer",
                      str(tmp_path / "sda" / "grid.dat"), str(tmp_path / "fom" / "vox-cpk.pth.tar"),
                      str(tmp_path / "fom" / "vox-256.yaml"), "s3fd-619a316812.pth", "2DFAN4-11f355bf06.pth.tar"):
         assert expected in table
@@ -220,20 +220,30 @@ def test_models_cli_names_every_file(tmp_path):
 def test_model_cache_lifetime():
     cache = ModelCache()
     calls = []
-    model = cache.get("sda", lambda: calls.append(1) or torch.zeros(10))
-    assert cache.get("sda", lambda: calls.append(1) or torch.zeros(10)) is model and len(calls) == 1
-    cache.get("fom", lambda: object())
+    model = cache.get("base:sda", lambda: calls.append(1) or torch.zeros(10))
+    assert cache.get("base:sda", lambda: calls.append(1) or torch.zeros(10)) is model and len(calls) == 1
+    cache.get("animate:fom", lambda: object())
     cache.get("dctts:Alice", lambda: object())
-    assert cache.evict(except_stage="base") == ["fom", "dctts:Alice"]
-    assert cache.loaded() == ["sda"]
-    report = cache.memory_report()
-    assert report["loaded"] == ["sda"] and report["rss_mb"] > 0
-    assert cache.evict() == ["sda"] and cache.loaded() == []
+    cache.get("face:face-alignment", lambda: object())
+    assert cache.evict(except_stage="base") == ["animate:fom", "dctts:Alice"]   # the face model serves every stage
+    assert cache.loaded() == ["base:sda", "face:face-alignment"]
+    report = memory_report(cache.loaded())
+    assert report["loaded"] == ["base:sda", "face:face-alignment"] and report["rss_mb"] > 0
+    assert cache.evict() == ["base:sda", "face:face-alignment"] and cache.loaded() == []
     assert "rss_mb" in memory_report()
 
 
+def test_model_cache_keeps_few_voices():
+    cache = ModelCache(limits={"voice": 2})
+    for name in ("A", "B", "C"):
+        cache.get(f"dctts:{name}", object)
+    cache.get("dctts:B", object)          # used again: C is now the least recently used but one
+    cache.get("dctts:D", object)
+    assert cache.loaded() == ["dctts:B", "dctts:D"]
+
+
 def test_load_sda_reports_unusable_file_as_one_line(tmp_path, sda_dict):
-    from deepstory_core.models import load_sda
+    from deepstory_core.backends import load_sda
     from deepstory_kernel.errors import ModelUnavailableError
 
     path = tmp_path / "sda" / "grid.dat"

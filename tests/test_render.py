@@ -21,6 +21,7 @@ import pytest
 
 from deepstory_core import render, video
 from deepstory_core.cast import CastEntry
+from deepstory_core.models import evict_models, loaded_models
 from deepstory_core.project import Project
 from deepstory_core.stages import base as base_stage
 from deepstory_core.wavio import wav_info
@@ -64,7 +65,7 @@ def _project(root: Path, lines: int) -> Project:
 
 
 def _render(project: Project, **kwargs) -> render.RenderResult:
-    return render.render_story(project, base_backend="cheap", motion_backend="cheap",
+    return render.render_story(project, base_backend="cheap", animate_backend="cheap",
                                voice_factory=render_backends.CheapVoice, **kwargs)
 
 
@@ -87,7 +88,7 @@ def test_many_chunks_export_in_exact_sync(tmp_path):
     rate, channels, samples = wav_info(project.root / "exports" / "story.wav")
     assert (rate, channels) == (22050, 1)
     assert frames * 882 == samples == result.samples
-    lengths = {job.num_frames for job in render._context(project, "cheap", "cheap", voice_factory=CHEAP_VOICE).jobs}
+    lengths = {status.num_frames for status in render.chunk_status(project, "cheap", "cheap", voice_factory=CHEAP_VOICE)}
     assert len(lengths) > 5 and any(n % 2 for n in lengths)  # chunks of many (odd) lengths
     video_s, audio_s = video.stream_durations(result.video)
     assert abs(video_s - audio_s) < 0.040
@@ -104,12 +105,12 @@ def test_many_chunks_export_in_exact_sync(tmp_path):
 
 def test_models_loaded_once_per_stage(tmp_path):
     project = _project(tmp_path / "p", 6)
-    render.evict_models()
+    evict_models()
     loads = dict(render_backends.LOADS)
     _render(project)
     assert render_backends.LOADS["base"] - loads["base"] == 1
-    assert render_backends.LOADS["motion"] - loads["motion"] == 1
-    assert list(render.model_cache().loaded()) == []  # evicted after the render
+    assert render_backends.LOADS["animate"] - loads["animate"] == 1
+    assert loaded_models() == []  # evicted after the render
 
 
 def test_editing_one_sentence_rerenders_one_chunk(tmp_path):
@@ -128,11 +129,11 @@ def test_editing_one_sentence_rerenders_one_chunk(tmp_path):
 def test_retry_changes_only_that_chunks_seed_and_artifacts(tmp_path):
     project = _project(tmp_path / "p", 5)
     _render(project)
-    before = render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
+    before = render.chunk_status(project, base_backend="cheap", animate_backend="cheap", voice_factory=CHEAP_VOICE)
     assert all(s.base and s.clip for s in before)
-    result = render.retry_chunk(project, 2, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
+    result = render.retry_chunk(project, 2, base_backend="cheap", animate_backend="cheap", voice_factory=CHEAP_VOICE)
     assert result.rendered == {"base": 1, "animate": 1}
-    after = render.chunk_status(Project.open(project.root), base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
+    after = render.chunk_status(Project.open(project.root), base_backend="cheap", animate_backend="cheap", voice_factory=CHEAP_VOICE)
     changed = [i for i in range(5) if (before[i].seed, before[i].clip_path) != (after[i].seed, after[i].clip_path)]
     assert changed == [2]
     assert before[2].seed != after[2].seed
@@ -154,13 +155,13 @@ def test_new_portrait_reanimates_only_that_speaker(tmp_path):
 def test_deleted_artifacts_are_remade(tmp_path):
     project = _project(tmp_path / "p", 4)
     _render(project)
-    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
+    status = render.chunk_status(project, base_backend="cheap", animate_backend="cheap", voice_factory=CHEAP_VOICE)
     status[1].clip_path.unlink()
     status[3].base_path.unlink()
     status[3].clip_path.unlink()
     result = _render(project)
     assert result.rendered == {"base": 1, "animate": 2}
-    assert all(s.base and s.clip for s in render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE))
+    assert all(s.base and s.clip for s in render.chunk_status(project, base_backend="cheap", animate_backend="cheap", voice_factory=CHEAP_VOICE))
 
 
 @pytest.mark.parametrize("stage", ["base", "clip"])
@@ -181,7 +182,7 @@ def test_render_killed_midway_resumes_to_identical_video(tmp_path, stage):
         time.sleep(0.01)
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    status = render.chunk_status(project, base_backend="cheap", motion_backend="cheap", voice_factory=CHEAP_VOICE)
+    status = render.chunk_status(project, base_backend="cheap", animate_backend="cheap", voice_factory=CHEAP_VOICE)
     finished_bases = sum(s.base for s in status)
     finished_clips = sum(s.clip for s in status)
     finished = finished_bases if stage == "base" else finished_clips
@@ -244,7 +245,7 @@ def test_portrait_without_a_face_is_named(tmp_path):
 
 
 @pytest.mark.parametrize("backends, missing", [({"base_backend": "sda"}, "grid.dat"),
-                                               ({"motion_backend": "fom"}, "vox-cpk.pth.tar")])
+                                               ({"animate_backend": "fom"}, "vox-cpk.pth.tar")])
 def test_missing_weights_stop_before_any_work(tmp_path, monkeypatch, backends, missing):
     monkeypatch.setenv("DEEPSTORY_DATA", str(tmp_path / "no-models"))
     project = _project(tmp_path / "p", 2)
@@ -329,3 +330,28 @@ def test_end_to_end_with_builtin_backends(tmp_path):
     batches = list(video.iter_video_frames(result.video, batch=64))
     stack = np.concatenate(batches).astype(np.int16)
     assert np.abs(stack - stack[0]).mean(axis=(1, 2, 3)).max() > 1.0
+
+
+def _folder_digest(root: Path) -> str:
+    """Every file's relative path, size, mtime and bytes: any write under `root` changes it."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*")):
+        stat = path.stat()
+        digest.update(f"{path.relative_to(root)}:{stat.st_size}:{stat.st_mtime_ns}".encode())
+        if path.is_file():
+            digest.update(path.read_bytes())
+    return digest.hexdigest()
+
+
+def test_chunk_status_never_synthesises_nor_writes(tmp_path):
+    project = _project(tmp_path / "p", 4)
+    before = _folder_digest(project.root)
+    assert render.chunk_status(project, "cheap", "cheap", voice_factory=CHEAP_VOICE) == []   # no audio yet
+    assert _folder_digest(project.root) == before
+    _render(project, until="voice")
+    before = _folder_digest(project.root)
+    statuses = render.chunk_status(project, "cheap", "cheap", voice_factory=CHEAP_VOICE)
+    assert len(statuses) == 4 and all(s.audio and not s.base and not s.clip for s in statuses)
+    assert _folder_digest(project.root) == before

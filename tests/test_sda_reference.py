@@ -201,7 +201,7 @@ def test_fast_decoder_equals_original_ops_at_grid_size(reference_dir):
 
 def test_engine_uses_sdas_own_alignment_when_landmarks_are_known(sda_ref, animator):
     """The render engine's identity for SDA: with 68 landmarks, the original's mean-face alignment (bit-exact)."""
-    from deepstory_core.render import aligned_identity
+    from deepstory_core.identities import aligned_identity
     from modules.face.align import FaceGeometry
 
     _, _, inputs, _ = sda_ref

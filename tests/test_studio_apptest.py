@@ -36,14 +36,13 @@ def home(tmp_path, monkeypatch):
     monkeypatch.setenv("DEEPSTORY_PROJECTS", str(tmp_path / "projects"))
     render_backends.register()
     yield tmp_path / "projects"
-    render.set_model_cache(None)   # the studio installed its cache into the engine; later tests get the default
 
 
 @pytest.fixture
 def project(home) -> Project:
     """A tiny two-speaker project (aligned 128×96 test faces, cheap base/motion backends, short chunks)."""
     project = create_project("Test story", home)
-    project.settings = project.settings.with_changes(base_backend="cheap", motion_backend="cheap",
+    project.settings = project.settings.with_changes(base_backend="cheap", animate_backend="cheap",
                                                      line_start_pause=0.1)
     project.set_story(STORY)
     for speaker, seed, voice in (("Alice", 1, "espeak:en-us+f2"), ("Bob", 2, "espeak:en+m7")):
@@ -320,13 +319,13 @@ def test_memory_panel_lists_and_unloads_the_engines_models(project):
     at.run()
     _wait(at, project)
     at = _app()   # (AppTest draws the sidebar on the entry page only; any session sees the same models)
-    assert any("Loaded models:" in c.value and "motion:cheap" in c.value for c in at.sidebar.caption)
+    assert any("Loaded models:" in c.value and "animate:cheap" in c.value for c in at.sidebar.caption)
     at.sidebar.button(key="unload_models").click()
     at.run()
     _no_exception(at)
-    from ui.models import model_cache
+    from deepstory_core.models import loaded_models
 
-    assert model_cache().loaded() == []
+    assert loaded_models() == []
     assert any(c.value == "Loaded models: none" for c in _app().sidebar.caption)
 
 

@@ -39,7 +39,7 @@ def _project(root) -> Project:
     render_backends.register()
     project = Project.create(root)
     project.settings = project.settings.with_changes(line_start_pause=0.1, base_backend="cheap",
-                                                     motion_backend="cheap")
+                                                     animate_backend="cheap")
     project.set_story("Alice: Hello there.\nBob: Hi! How are you?\n")
     for speaker, seed in (("Alice", 1), ("Bob", 2)):
         ok, data = cv2.imencode(".png", render_backends.face_image(seed))
@@ -85,7 +85,7 @@ def test_a_hand_placed_face_is_rendered_and_keyed(tmp_path):
     portrait = rng.integers(90, 160, (240, 200, 3)).astype(np.uint8)     # texture, no face
     ok, data = cv2.imencode(".png", portrait)
     project.cast["Alice"] = CastEntry("espeak:en-us+f2", project.add_upload(data.tobytes(), "noface.png"))
-    project.settings = project.settings.with_changes(base_backend="builtin", motion_backend="builtin")
+    project.settings = project.settings.with_changes(base_backend="builtin", animate_backend="builtin")
     project.save()
     with pytest.raises(InputError, match="No face found"):
         render.render_chunk(project, 0, "animate")

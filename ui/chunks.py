@@ -8,10 +8,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from deepstory_core import render
+from deepstory_core import backends, render
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
-from deepstory_kernel.errors import DeepstoryError
 from ui.session import open_page, scoped_key
 from ui.widgets import guarded, job_panel, job_running, save_setting, start_job
 
@@ -25,30 +24,20 @@ class StageView:
     stage: str              # "base" | "animate"
     title: str
     setting: str            # the Settings field holding the backend name
-    table: dict             # render.BASE_BACKENDS or render.MOTION_BACKENDS
+    table: dict             # backends.BASE_BACKENDS or backends.ANIMATE_BACKENDS
 
 
-BASE = StageView("base", "Base", "base_backend", render.BASE_BACKENDS)
-ANIMATE = StageView("animate", "Animate", "motion_backend", render.MOTION_BACKENDS)
-
-
-def backend_availability(name: str) -> tuple[bool, str]:
-    """(usable, why not) from the model registry; built-in and test backends need no files."""
-    if name not in render.NEURAL_BACKENDS:
-        return True, ""
-    try:
-        render.require_weights(name)
-    except DeepstoryError as err:
-        return False, str(err)
-    return True, ""
+BASE = StageView("base", "Base", "base_backend", backends.BASE_BACKENDS)
+ANIMATE = StageView("animate", "Animate", "animate_backend", backends.ANIMATE_BACKENDS)
 
 
 def backend_picker(project: Project, view: StageView) -> None:
     """A select of the usable backends (saved into the project when changed); unusable ones listed with why."""
     current = getattr(project.settings, view.setting)
-    usable, unusable = [], {}
+    usable: list[str] = []
+    unusable: dict[str, str] = {}
     for name in view.table:
-        ok, why = backend_availability(name)
+        ok, why = backends.availability(view.stage, name)
         (usable.append(name) if ok else unusable.__setitem__(name, why))
     if current not in usable:
         reason = unusable.get(current, "it is not installed in this build")

@@ -18,8 +18,8 @@ import numpy as np
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE
 
+from ..backends import ANIMATE_BACKENDS, make_animator, require_full_frame
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
-from ..render import MOTION_BACKENDS, make_motion_transfer
 from ..stages.animate import even_size, fit_frames
 from ..video import ClipWriter, mux, read_frames_any, stream_kinds
 from .base import read_image
@@ -34,7 +34,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("base", type=Path, help="BASE.npy (uint8 T×128×96×3) or a base video")
     parser.add_argument("--portrait", type=Path, required=True, help="the portrait to animate")
     parser.add_argument("-o", "--output", type=Path, required=True, help="OUT.mp4")
-    parser.add_argument("--backend", choices=sorted(MOTION_BACKENDS), default="builtin")
+    parser.add_argument("--backend", choices=sorted(ANIMATE_BACKENDS), default="builtin")
     parser.add_argument("--full-frame", action="store_true",
                         help="paste the animated face back into the full-resolution portrait (built-in backend)")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -65,10 +65,10 @@ def run(args: argparse.Namespace) -> int:
     if not base.is_file():
         raise InputError(f"The base {base} does not exist.")
     check_writable(out)
-    if args.full_frame and not MOTION_BACKENDS[args.backend].supports_full_frame:
-        raise InputError(f"--full-frame needs the built-in motion transfer; {args.backend} makes 256×256 clips only.")
+    if args.full_frame:
+        require_full_frame(args.backend)
     portrait = read_image(args.portrait)
-    motion = make_motion_transfer(args.backend)
+    motion = make_animator(args.backend)
     size = even_size(portrait.shape[1], portrait.shape[0]) if args.full_frame else (CLIP_SIZE, CLIP_SIZE)
     total = _frame_count(base)
     progress = no_progress if args.quiet else StderrProgressBar()

@@ -16,8 +16,9 @@ import numpy as np
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import BASE_SHAPE, SAMPLE_RATE, SAMPLES_PER_FRAME
 
+from ..backends import BASE_BACKENDS, make_base_animator
+from ..identities import aligned_identity
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
-from ..render import BASE_BACKENDS, aligned_identity, make_base_animator
 from ..stages.base import write_base_frames
 from .common import check_writable
 

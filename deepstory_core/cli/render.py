@@ -1,5 +1,5 @@
 """`python -m deepstory_core render STORY.txt -o OUT.mp4 [--project DIR] [--cast cast.yaml] [--base builtin|sda]
-[--motion builtin|fom] [--retry-chunk N] [--full-frame] [--soft-subtitles]`
+[--animate builtin|fom] [--retry-chunk N] [--full-frame] [--soft-subtitles]`
 
 Story → talking-portrait video (+ .srt beside it). Work is kept in a project folder (one per story file by
 default), so running again renders only what changed, and a killed render resumes where it stopped.
@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 from deepstory_kernel.errors import InputError
 
+from ..backends import ANIMATE_BACKENDS, BASE_BACKENDS
 from ..cast import load_cast_yaml
 from ..jobs import ProjectLock
 from ..progress import StderrProgressBar, no_progress
 from ..project import Project
-from ..render import BASE_BACKENDS, MOTION_BACKENDS, render_story, retry_chunk
+from ..render import render_story, retry_chunk
 from ..story import read_story_file
 from .common import check_writable, format_duration, project_for_story
 
@@ -40,7 +42,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", type=Path, help="project folder to keep the work in")
     parser.add_argument("--base", choices=sorted(BASE_BACKENDS), help="base animation backend (default builtin)")
-    parser.add_argument("--motion", choices=sorted(MOTION_BACKENDS), help="motion transfer backend (default builtin)")
+    parser.add_argument("--animate", choices=sorted(ANIMATE_BACKENDS), help="animate (motion transfer) backend (default builtin)")
     parser.add_argument("--full-frame", action="store_true", help="paste the animated face back into the full portrait")
     parser.add_argument("--soft-subtitles", action="store_true", help="also embed the subtitles as a track")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
@@ -50,8 +52,8 @@ def apply_options(project: Project, args: argparse.Namespace) -> None:
     changes = {}
     if args.base:
         changes["base_backend"] = args.base
-    if args.motion:
-        changes["motion_backend"] = args.motion
+    if args.animate:
+        changes["animate_backend"] = args.animate
     changes["full_frame"] = bool(args.full_frame)        # export options: as given on this command line
     changes["soft_subtitles"] = bool(args.soft_subtitles)
     project.settings = project.settings.with_changes(**changes)
@@ -70,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
     return render_project(project, out, args, retry=args.retry_chunk or [])
 
 
-def render_project(project: Project, out: Path, args: argparse.Namespace, retry: list[int] = ()) -> int:
+def render_project(project: Project, out: Path, args: argparse.Namespace, retry: Sequence[int] = ()) -> int:
     progress = no_progress if args.quiet else StderrProgressBar()
     with ProjectLock(project.root):  # one render per project at a time (the studio takes the same lock)
         retried = [retry_chunk(project, number - 1, progress=progress) for number in retry]

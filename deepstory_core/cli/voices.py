@@ -5,12 +5,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ..voices import DATA_DIR, NARRATOR_VOICE, list_voices
+from ..voices import NARRATOR_VOICE, list_voices
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser("voices", help="list the available voices (ids for cast.yaml)")
-    parser.add_argument("--data-dir", type=Path, default=DATA_DIR, help="folder holding dctts/ voices")
+    parser.add_argument("--data-dir", type=Path, default=None,
+                        help="data folder holding dctts/ voices (default: $DEEPSTORY_DATA, else data/ of the install)")
     parser.set_defaults(func=run)
 
 

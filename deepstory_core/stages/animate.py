@@ -9,21 +9,29 @@ stream copy; frames of another size (full-frame portraits of different sizes) ar
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import cv2
 import numpy as np
 
 from deepstory_kernel.contracts import MotionTransfer
+from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import CLIP_SIZE
 
 from ..artifacts import ArtifactStore, artifact_key
-from ..progress import Cancelled, CancelToken
+from ..backends import BackendSpec
+from ..progress import Cancelled, CancelToken, ProgressCallback
 from ..video import ENCODER_VERSION, ClipWriter
+from . import base as base_stage
+from .runner import StageCount, run_chunks
 
-STAGE = "clip"
+if TYPE_CHECKING:
+    from ..chunk_jobs import ChunkJob
+
+NAME = "animate"
+STAGE = "clip"      # the artifact kind this stage writes (its folder in the store: `clip/<key>.mp4`)
 EXT = "mp4"
 BATCH = 16
 MAX_EXPORT_SIDE = 1920
@@ -108,3 +116,18 @@ def render_clip(store: ArtifactStore, key: str, base_frames: np.ndarray, motion:
     path = store.path(STAGE, key, EXT)
     write_animated_clip(path, base_frames, motion, portrait, size, full_frame, cancel, geometry)
     return path
+
+
+def run(project, jobs: Sequence[ChunkJob], spec: BackendSpec, progress: ProgressCallback,
+        cancel: CancelToken | None = None) -> StageCount:
+    """The animate stage of a render: every job's clip that is not on disk yet, the model loaded once."""
+    store = project.store
+
+    def render_one(motion: Any, job: ChunkJob) -> None:
+        if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT):
+            raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
+        render_clip(store, job.clip_key, base_stage.read_base(store, job.base_key), motion, job.face.portrait,
+                    job.size, job.full_frame, cancel, geometry=job.face.face())
+
+    return run_chunks(NAME, spec, jobs, lambda job: store.exists(STAGE, job.clip_key, EXT), render_one, progress,
+                      cancel, base_stage.describe)

@@ -12,7 +12,7 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -22,7 +22,13 @@ from deepstory_kernel.media import BASE_SHAPE, SAMPLES_PER_FRAME
 
 from ..artifacts import ArtifactStore, artifact_key
 from ..atomic import atomic_path
-from ..progress import Cancelled, CancelToken
+from ..backends import BackendSpec
+from ..progress import Cancelled, CancelToken, ProgressCallback
+from .runner import StageCount, run_chunks
+from .voice import load_chunk_audio, load_chunk_phonemes
+
+if TYPE_CHECKING:
+    from ..chunk_jobs import ChunkJob
 
 STAGE = "base"
 EXT = "npy"
@@ -92,6 +98,23 @@ def render_base(store: ArtifactStore, key: str, animator: BaseAnimator, audio: n
     path = store.path(STAGE, key, EXT)
     write_base_frames(path, animator, audio, identity, seed, phonemes, cancel=cancel)
     return path
+
+
+def run(project, jobs: Sequence[ChunkJob], spec: BackendSpec, progress: ProgressCallback,
+        cancel: CancelToken | None = None) -> StageCount:
+    """The base stage of a render: every job's base frames that are not on disk yet, the model loaded once."""
+    store = project.store
+
+    def render_one(animator: Any, job: ChunkJob) -> None:
+        render_base(store, job.base_key, animator, load_chunk_audio(project, job.chunk), job.face.identity(animator),
+                    job.seed, load_chunk_phonemes(project, job.chunk), cancel)
+
+    return run_chunks(STAGE, spec, jobs, lambda job: store.exists(STAGE, job.base_key, EXT), render_one, progress,
+                      cancel, describe)
+
+
+def describe(job: ChunkJob) -> str:
+    return f"chunk {job.index + 1} ({job.speaker[:20]})"
 
 
 def read_base(store: ArtifactStore, key: str) -> np.ndarray:

@@ -13,11 +13,23 @@ import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from deepstory_kernel.errors import InputError, StorageError
 
 from ..atomic import atomic_write_text
+from ..progress import CancelToken, ProgressCallback, ProgressEvent
+from ..soundtrack import write_soundtrack
+from ..subtitles import srt_blocks, subtitle_cues
 from ..video import concat_clips, mux
+from . import animate as animate_stage
+from .runner import check_cancel
+from .voice import StoryPlan
+
+if TYPE_CHECKING:
+    from ..chunk_jobs import ChunkJob
+
+STAGE = "export"
 
 
 @dataclass(frozen=True)
@@ -29,6 +41,26 @@ class ExportResult:
 def subtitles_path(video: str | os.PathLike[str]) -> Path:
     """`story.srt` beside `story.mp4`."""
     return Path(video).with_suffix(".srt")
+
+
+def export_path(project) -> Path:
+    """Where a project's video goes unless told otherwise."""
+    return project.root / "exports" / "story.mp4"
+
+
+def run(project, plan: StoryPlan, jobs: Sequence[ChunkJob], out: Path, progress: ProgressCallback,
+        cancel: CancelToken | None = None) -> ExportResult:
+    """The export stage of a render: soundtrack, subtitles, and every chunk's clip joined into `out`."""
+    check_cancel(cancel)
+    progress(ProgressEvent(STAGE, 0, 3, "soundtrack"))
+    wav = project.root / "exports" / "story.wav"
+    write_soundtrack(project, plan, wav, cancel=cancel)
+    srt_text = "".join(srt_blocks(subtitle_cues(plan, project.sentences), plan.sample_rate))
+    progress(ProgressEvent(STAGE, 1, 3, "joining clips"))
+    clips = [project.store.path(animate_stage.STAGE, job.clip_key, animate_stage.EXT) for job in jobs]
+    exported = export_video(clips, wav, out, srt_text, soft_subtitles=project.settings.soft_subtitles)
+    progress(ProgressEvent(STAGE, 3, 3, str(out.name)))
+    return exported
 
 
 def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | os.PathLike[str],
@@ -50,7 +82,7 @@ def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | 
     joined = Path(joined_name)
     try:
         concat_clips(clips, joined)
-        if srt_path is not None:
+        if srt_path is not None and srt_text is not None:
             atomic_write_text(srt_path, srt_text)
         mux(joined, soundtrack_wav, out, srt=srt_path, soft_subtitles=soft_subtitles and srt_path is not None)
     finally:

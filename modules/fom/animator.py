@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -137,9 +138,10 @@ class FomAnimator:
         return self._generate(prepared, kp_norm)["prediction"]
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *,
-                 full_frame: bool = False) -> Iterator[np.ndarray]:
+                 full_frame: bool = False, geometry: Any = None) -> Iterator[np.ndarray]:
         """uint8 portrait (H, W, 3) + uint8 base batches (B, 128, 96, 3) → uint8 batches (b, 256, 256, 3) of at
-        most `batch_size` frames; as many frames out as in. FOM makes 256×256 clips only (no `full_frame`)."""
+        most `batch_size` frames; as many frames out as in. FOM makes 256×256 clips only (no `full_frame`), and
+        animates the portrait as framed: `geometry` is ignored (the caller crops the face first)."""
         if full_frame:
             raise ValueError("the FOM animator makes 256×256 clips only; full-frame needs the built-in transfer")
         source = prepare_portrait(portrait, self.device)
