@@ -90,7 +90,8 @@ class FomAnimator:
         self._autocast = options.bf16 and self.device.type == "cuda"
         self._channels_last = options.channels_last
         layout = torch.channels_last if self._channels_last else torch.contiguous_format
-        self.kp_detector.to(memory_format=layout)      # the animator owns the layout of the modules it is given  # type: ignore[call-overload]  (torch stubs lack memory_format)
+        # the animator owns the layout of the modules it is given (torch's stubs lack Module.to's memory_format)
+        self.kp_detector.to(memory_format=layout)  # type: ignore[call-overload]
         self.generator.to(memory_format=layout)  # type: ignore[call-overload]
         self._detect: Callable[[torch.Tensor], dict[str, torch.Tensor]] = self.kp_detector
         self._generate: Callable[..., dict[str, torch.Tensor]] = self.generator.forward_prepared
