@@ -46,16 +46,21 @@ def _assert_astronaut_face(geometry, scale=1.0, offset=(0.0, 0.0)):
     assert 30 * scale < geometry.eye_distance < 60 * scale
 
 
-def test_astronaut_face_and_eyes(astronaut):
-    g = analyze_portrait(astronaut)
+@pytest.mark.parametrize("detectors", [("mediapipe",), ("face-alignment", "haar")])
+def test_astronaut_face_and_eyes(astronaut, detectors):
+    """The face model, and the fallbacks on their own: the same face and eyes."""
+    g = analyze_portrait(astronaut, detectors=detectors)
     _assert_astronaut_face(g)
-    assert g.method in ("haar", "face-alignment")
+    assert g.method == "mediapipe" if detectors == ("mediapipe",) else g.method in ("haar", "face-alignment")
     assert g.left_eye[0] < g.right_eye[0]
     # both eyes inside the upper half of the face box
     for x, y in (g.left_eye, g.right_eye):
         assert g.box[0] < x < g.box[0] + g.box[2] and g.box[1] < y < g.box[1] + 0.6 * g.box[3]
     if g.method == "haar" and not weights_cached():
         assert g.notice and "face-alignment" in g.notice
+    if g.method == "mediapipe":
+        assert g.landmarks is not None and g.landmarks.shape == (68, 2) and g.mesh is not None
+        assert g.notice is None and g.candidates == (g.box,)
 
 
 def test_grid_face_eyes_land_on_canonical_points(grid_face):

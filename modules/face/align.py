@@ -17,10 +17,13 @@ from deepstory_kernel.errors import InputError
 
 from . import canonical
 from .detect import EYE_FRACTIONS, Detection, _find_eyes, detect_face, min_face_px
+from .ibug68 import ibug68
 from .image import to_rgb_uint8
 from .landmarks import DETECTOR_WEIGHTS, LANDMARK_WEIGHTS, detect_landmarks, weights_cached
+from .mesh import FaceLandmarker, FaceMesh, detect_meshes
 
 Point = tuple[float, float]
+Box = tuple[float, float, float, float]
 
 CLIP_SIZE = 256
 CLIP_EYE_DISTANCE = 68.0          # px between the eyes in the 256 clip (vox-256-like face size)
@@ -35,9 +38,16 @@ class FaceGeometry:
     box: tuple[float, float, float, float]      # x, y, w, h
     left_eye: Point                             # eye centre on the image's left
     right_eye: Point
-    method: str                                 # "face-alignment" | "haar" | "manual" | "aligned"
-    landmarks: np.ndarray | None = field(default=None, compare=False)  # (68, 2) when face-alignment ran
+    method: str                                 # "mediapipe" | "face-alignment" | "haar" | "manual" | "aligned"
+    landmarks: np.ndarray | None = field(default=None, compare=False)  # (68, 2) iBUG points (mesh-mapped or FAN)
     notice: str | None = None                   # shown to the user when a fallback was used
+    mesh: FaceMesh | None = field(default=None, compare=False)      # the face model's 478 points, when it ran
+    candidates: tuple[Box, ...] = ()            # every face found (boxes, largest first): the user may pick another
+
+    @property
+    def method_label(self) -> str:
+        """Which detector found the face, in words (the Cast page shows it)."""
+        return METHOD_LABELS.get(self.method, self.method)
 
     @property
     def eye_distance(self) -> float:
@@ -53,6 +63,14 @@ class AlignedFace:
     image: np.ndarray      # uint8 (h, w, 3)
     matrix: np.ndarray     # 2×3 float64: portrait pixel → this frame's pixel
 
+
+METHOD_LABELS = {
+    "mediapipe": "MediaPipe face model",
+    "face-alignment": "face-alignment (68 landmarks)",
+    "haar": "OpenCV Haar detector (fallback)",
+    "manual": "placed by hand",
+    "aligned": "already aligned 128×96",
+}
 
 FALLBACK_NOTICE = (
     "Using OpenCV's face detector: face-alignment's landmark weights are not cached (put "
@@ -70,29 +88,58 @@ def aligned_geometry() -> FaceGeometry:
     return FaceGeometry((h, w), (0.0, 0.0, float(w), float(h)), canonical.LEFT_EYE, canonical.RIGHT_EYE, "aligned")
 
 
-def analyze_portrait(image: np.ndarray) -> FaceGeometry:
-    """Find the face: face-alignment landmarks when cached, otherwise Haar face + eyes. InputError if no face."""
+DETECTORS = ("mediapipe", "face-alignment", "haar")
+
+
+def analyze_portrait(image: np.ndarray, landmarker: FaceLandmarker | None = None,
+                     detectors: tuple[str, ...] = DETECTORS) -> FaceGeometry:
+    """Find the face: the MediaPipe face model (tiles and upscaling for small faces; several faces → the largest,
+    the others listed in `candidates`), then face-alignment's landmarks when its weights are cached, then Haar
+    face + eyes. InputError if no face. `landmarker`: the process's cached model (None: a shared default);
+    `detectors`: which of the three to try, in this order (the fallbacks can be run alone)."""
     rgb = to_rgb_uint8(image)
     if is_aligned_face(rgb):
         return aligned_geometry()
     size = (int(rgb.shape[0]), int(rgb.shape[1]))
-    detection = detect_face(rgb)
-    if weights_cached():
+    notice = ""
+    if "mediapipe" in detectors:
+        meshes, notice = _find_meshes(rgb, landmarker)
+        if meshes:
+            return geometry_from_mesh(meshes[0], tuple(m.box for m in meshes))
+    detection = detect_face(rgb) if "haar" in detectors or "face-alignment" in detectors else None
+    if "face-alignment" in detectors and weights_cached():
         landmarks = detect_landmarks(rgb, detection.box if detection is not None else None)
         if landmarks is not None:
             return _geometry_from_landmarks(size, landmarks)
-        notice = "face-alignment found no landmarks; using OpenCV's face detector."
-    else:
-        notice = FALLBACK_NOTICE
-    if detection is None:
+        notice += " face-alignment found no landmarks; using OpenCV's face detector."
+    elif "face-alignment" in detectors:
+        notice += " " + FALLBACK_NOTICE
+    if detection is None or "haar" not in detectors:
         min_face = max(min_face_px(size), 40)
         raise InputError(
-            f"No face found in the portrait ({size[1]}×{size[0]} px). Use a front-facing photo where the face is "
-            f"at least {min_face} px wide, or place the face manually."
+            f"No face found in the portrait ({size[1]}×{size[0]} px). Use a photo where the face is clearly "
+            f"visible and at least {min_face} px wide, or place the face manually."
         )
     if not detection.eyes_found:
         notice += " The eyes were not found, so they were estimated from the face box."
-    return _geometry_from_detection(size, detection, notice)
+    return _geometry_from_detection(size, detection, notice.strip())
+
+
+def _find_meshes(rgb: np.ndarray, landmarker: FaceLandmarker | None) -> tuple[list[FaceMesh], str]:
+    """The face model's faces, and what to tell the user when it could not run or found none."""
+    from deepstory_kernel.errors import ModelUnavailableError
+
+    try:
+        meshes = detect_meshes(rgb, landmarker)
+    except ModelUnavailableError as err:
+        return [], str(err)
+    return meshes, ("" if meshes else "The MediaPipe face model found no face.")
+
+
+def geometry_from_mesh(mesh: FaceMesh, candidates: tuple[Box, ...] = (), method: str = "mediapipe") -> FaceGeometry:
+    """Face geometry from the face model: eyes at the irises, the 68 iBUG points mapped from the mesh."""
+    return FaceGeometry(mesh.image_size, mesh.box, mesh.left_eye, mesh.right_eye, method, ibug68(mesh), None, mesh,
+                        candidates or (mesh.box,))
 
 
 def _geometry_from_detection(size: tuple[int, int], det: Detection, notice: str | None) -> FaceGeometry:
@@ -108,18 +155,49 @@ def _geometry_from_landmarks(size: tuple[int, int], pts: np.ndarray) -> FaceGeom
                         "face-alignment", pts.astype(np.float32), None)
 
 
-def geometry_from_box(image: np.ndarray, box: tuple[float, float, float, float]) -> FaceGeometry:
-    """Manual face placement (the UI's fallback): the user's face box; eyes searched inside it, else estimated."""
+def geometry_from_box(image: np.ndarray, box: tuple[float, float, float, float],
+                      landmarker: FaceLandmarker | None = None) -> FaceGeometry:
+    """Manual face placement (the UI's fallback, or picking another face of a group photo): the user's box; the
+    face model looks inside it (eyes, landmarks) and, if it finds nothing there, the eyes are searched with Haar,
+    else estimated from the box."""
     rgb = to_rgb_uint8(image)
     x, y, w, h = (float(v) for v in box)
     if w < 8 or h < 8:
         raise InputError(f"The face box {w:.0f}×{h:.0f} px is too small; draw it around the whole face.")
+    size = (int(rgb.shape[0]), int(rgb.shape[1]))
+    mesh = _mesh_in_box(rgb, (x, y, w, h), landmarker)
+    if mesh is not None:
+        return FaceGeometry(size, (x, y, w, h), mesh.left_eye, mesh.right_eye, "manual", ibug68(mesh), None, mesh)
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     eyes = _find_eyes(gray, (x, y, w, h))
     if eyes is None:
         (lx, ly), (rx, ry) = EYE_FRACTIONS
         eyes = ((x + lx * w, y + ly * h), (x + rx * w, y + ry * h))
-    return FaceGeometry((int(rgb.shape[0]), int(rgb.shape[1])), (x, y, w, h), _pt(eyes[0]), _pt(eyes[1]), "manual")
+    return FaceGeometry(size, (x, y, w, h), _pt(eyes[0]), _pt(eyes[1]), "manual")
+
+
+def _mesh_in_box(rgb: np.ndarray, box: Box, landmarker: FaceLandmarker | None) -> FaceMesh | None:
+    """The face model on a crop around the box (the box with a margin): the mesh whose centre lies in the box."""
+    from deepstory_kernel.errors import ModelUnavailableError
+
+    x, y, w, h = box
+    side = 1.8 * max(w, h)
+    cx, cy = x + w / 2, y + h / 2
+    H, W = rgb.shape[:2]
+    x0, y0 = int(max(0, cx - side / 2)), int(max(0, cy - side / 2))
+    x1, y1 = int(min(W, cx + side / 2)), int(min(H, cy + side / 2))
+    if x1 - x0 < 8 or y1 - y0 < 8:
+        return None
+    try:
+        meshes = detect_meshes(np.ascontiguousarray(rgb[y0:y1, x0:x1]), landmarker)
+    except ModelUnavailableError:
+        return None
+    for mesh in meshes:
+        moved = mesh.moved(np.array([[1.0, 0.0, x0], [0.0, 1.0, y0]]), (H, W))
+        mx, my, mw, mh = moved.box
+        if x <= mx + mw / 2 <= x + w and y <= my + mh / 2 <= y + h:
+            return moved
+    return None
 
 
 def _pt(p: object) -> Point:

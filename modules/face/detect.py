@@ -7,6 +7,7 @@ All returned coordinates are in the ORIGINAL image's pixels.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
@@ -39,7 +40,7 @@ class Detection:
 
 @cache
 def _cascade(name: str) -> cv2.CascadeClassifier:
-    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + name)
+    classifier = cv2.CascadeClassifier(cv2.data.haarcascades + name)  # type: ignore[attr-defined]
     if classifier.empty():  # pragma: no cover - broken OpenCV install
         raise RuntimeError(f"OpenCV's Haar cascade {name} is missing; reinstall opencv-python==4.14.0.94.")
     return classifier
@@ -127,7 +128,7 @@ def _detect_at_angle(gray: np.ndarray, angle: float) -> Detection | None:
     return _unrotate(m, (x, y, w, h), eyes, angle, "haarcascade_frontalface_default.xml")
 
 
-def _overlap(a: np.ndarray, b: np.ndarray) -> float:
+def _overlap(a: Sequence[float] | np.ndarray, b: Sequence[float] | np.ndarray) -> float:
     """Intersection over union of two (x, y, w, h) boxes."""
     ix = max(0.0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
     iy = max(0.0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
@@ -195,7 +196,7 @@ def _pupil(roi: np.ndarray, eye: tuple[int, int, int, int]) -> Point:
     centre = (ex + ew / 2.0, ey + eh / 2.0)
     if patch.size < 4:
         return centre
-    patch = cv2.GaussianBlur(patch, (0, 0), max(0.8, ew / 14.0))
+    patch = np.asarray(cv2.GaussianBlur(patch, (0, 0), max(0.8, ew / 14.0)), dtype=np.float32)
     py, px = np.unravel_index(int(np.argmin(patch)), patch.shape)
     return 0.5 * centre[0] + 0.5 * (sx0 + px), 0.5 * centre[1] + 0.5 * (sy0 + py)
 

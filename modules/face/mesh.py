@@ -267,7 +267,30 @@ def detect_meshes(image: np.ndarray, landmarker: FaceLandmarker | None = None, t
                         continue
                     shift = np.array([[1.0 / up, 0, x0 / up], [0, 1.0 / up, y0 / up]])
                     found.append(mesh.moved(shift, (h, w)))
-    return _distinct(found)
+    return [_refined(model, rgb, mesh) for mesh in _distinct(found)]
+
+
+REFINE_CROP = 2.2   # crop side / face size for the final pass: every face is measured at the same framing
+
+
+def _refined(model: FaceLandmarker, rgb: np.ndarray, mesh: FaceMesh) -> FaceMesh:
+    """The face measured again in a crop framed around it, so its landmarks do not depend on how large the
+    picture around it is (a face found in a big photo or a tile lands on the same points as in a portrait)."""
+    h, w = rgb.shape[:2]
+    x, y, bw, bh = mesh.box
+    side = REFINE_CROP * max(bw, bh)
+    cx, cy = x + bw / 2, y + bh / 2
+    x0, y0 = int(max(0.0, cx - side / 2)), int(max(0.0, cy - side / 2))
+    x1, y1 = int(min(w, cx + side / 2)), int(min(h, cy + side / 2))
+    crop = np.ascontiguousarray(rgb[y0:y1, x0:x1])
+    up = max(1.0, MIN_SIDE / max(1, min(crop.shape[:2])))
+    if up > 1:
+        crop = cv2.resize(crop, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
+    for again in model.detect(crop):
+        moved = again.moved(np.array([[1.0 / up, 0, x0], [0, 1.0 / up, y0]]), (h, w))
+        if _overlap(moved.box, mesh.box) > 0.5:
+            return moved
+    return mesh
 
 
 def detect_mesh(image: np.ndarray, landmarker: FaceLandmarker | None = None, thorough: bool = True) -> FaceMesh | None:
