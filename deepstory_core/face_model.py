@@ -1,15 +1,24 @@
-"""The product's face model (MediaPipe Face Landmarker) as one cached, evictable model of the process.
+"""The product's face model (MediaPipe Face Landmarker) as one cached model of the process, and the faces of
+portraits found once.
 
-Loaded on first use (~0.3 s), kept in the model cache under `FACE_MODEL_ID`, closed when evicted or at exit.
+The landmarker loads on first use (~0.3 s) into the model cache under `FACE_MODEL_ID` (stage "face": shared by
+every stage, kept across stage changes, dropped by a full eviction; closed when dropped or at exit).
+A portrait's face is found once per image (and face box) and remembered, so pages can ask on every rerun.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from typing import Any
 
-from .models import MODELS
+import numpy as np
+
+from . import models
 
 FACE_MODEL_ID = "face:mediapipe"
+REMEMBERED_FACES = 32
 
 
 def load_face_landmarker() -> Any:
@@ -21,4 +30,32 @@ def load_face_landmarker() -> Any:
 
 def face_landmarker() -> Any:
     """The process's landmarker, from the model cache (loaded once, reloaded after an eviction)."""
-    return MODELS.get(FACE_MODEL_ID, load_face_landmarker)
+    model = models.load(FACE_MODEL_ID, load_face_landmarker)
+    if getattr(model, "closed", False):     # closed behind the cache's back: load a fresh one
+        models.MODELS.drop(FACE_MODEL_ID)
+        model = models.load(FACE_MODEL_ID, load_face_landmarker)
+    return model
+
+
+_faces: OrderedDict[str, Any] = OrderedDict()
+_faces_lock = threading.Lock()
+
+
+def portrait_face(image: np.ndarray, face_box: tuple[float, float, float, float] | None = None) -> Any:
+    """The portrait's `FaceGeometry` (`modules.face.align`): found by the face model (then the fallbacks), or
+    refined inside the user's `face_box`; remembered per image and box. InputError when no face is found."""
+    from modules.face.align import analyze_portrait, geometry_from_box
+
+    arr = np.ascontiguousarray(image)
+    key = hashlib.sha1(arr.tobytes()).hexdigest() + str(arr.shape) + repr(face_box)
+    with _faces_lock:
+        if key in _faces:
+            _faces.move_to_end(key)
+            return _faces[key]
+    landmarker = face_landmarker()
+    geometry = analyze_portrait(arr, landmarker) if face_box is None else geometry_from_box(arr, face_box, landmarker)
+    with _faces_lock:
+        _faces[key] = geometry
+        while len(_faces) > REMEMBERED_FACES:
+            _faces.popitem(last=False)
+    return geometry

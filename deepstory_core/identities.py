@@ -41,11 +41,12 @@ def load_portrait_image(project, ref: str) -> np.ndarray:
 
 
 def find_face(portrait: np.ndarray, speaker: str) -> Any:
-    """The portrait's face geometry (modules.face); an InputError naming the speaker when there is none."""
-    from modules.face.align import analyze_portrait
+    """The portrait's face geometry (the face model, then the fallbacks: `face_model.portrait_face`); an
+    InputError naming the speaker when there is none."""
+    from .face_model import portrait_face
 
     try:
-        return analyze_portrait(portrait)
+        return portrait_face(portrait)
     except InputError as err:
         raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
 
@@ -54,7 +55,7 @@ def aligned_identity(portrait: np.ndarray, speaker: str, geometry: Any = None, a
     """The portrait's face aligned to the 128×96 base framing (an image already 128×96 is used as it is);
     `geometry`: the face as found (`find_face`) or placed by hand (`manual_geometry`); None = find it here.
 
-    With 68 landmarks (face-alignment's weights cached) and an animator that aligns to its own model (SDA: its
+    With 68 landmarks (mapped from the face model's mesh, or face-alignment's) and an animator that aligns to its own model (SDA: its
     mean face, 5 stable points, as the original), the animator's alignment is used; otherwise the canonical one."""
     from modules.face.align import align_face
 
@@ -67,21 +68,15 @@ def aligned_identity(portrait: np.ndarray, speaker: str, geometry: Any = None, a
     return np.ascontiguousarray(align_face(portrait, geometry).image, dtype=np.uint8)
 
 
-def landmarks_available() -> bool:
-    from modules.face.landmarks import weights_cached
-
-    return weights_cached()
-
-
 def manual_geometry(project, speaker: str, portrait: np.ndarray) -> Any:
     """The face geometry the user placed by hand in the cast (`CastEntry.face_box`), else None (detect)."""
     entry = project.cast.get(speaker)
     box = getattr(entry, "face_box", None)
     if box is None:
         return None
-    from modules.face.align import geometry_from_box
+    from .face_model import portrait_face
 
-    return geometry_from_box(portrait, box)
+    return portrait_face(portrait, tuple(box))
 
 
 def sda_template() -> np.ndarray:
@@ -125,9 +120,11 @@ class SpeakerFace:
 def speaker_faces(project, speakers: list[str], base_name: str) -> dict[str, SpeakerFace]:
     """Each speaker's portrait and identity hashes (nothing detected yet: faces are found on first use).
 
-    SDA aligns a face with landmarks to its own mean face: which alignment runs is part of the identity's hash."""
+    SDA aligns a face to its own mean face through 68 landmarks (mapped from the face model's mesh, or
+    face-alignment's when cached); the canonical framing comes from the same landmarks: which alignment runs is
+    part of the identity's hash."""
     use_template = base_name == "sda" and project.settings.sda_identity == "template"
-    alignment = "sda-landmarks" if base_name == "sda" and landmarks_available() else "canonical"
+    alignment = "sda-68:mesh" if base_name == "sda" else "canonical:mesh"
     faces: dict[str, SpeakerFace] = {}
     for speaker in speakers:
         portrait = load_portrait_image(project, portrait_ref(project, speaker))

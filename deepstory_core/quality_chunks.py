@@ -79,8 +79,8 @@ def score_missing(project: Any, stage: str = "animate", landmarker: Any = None) 
 
 
 def _score(project: Any, status: Any, stage: str, landmarker: Any) -> LipSyncScore:
-    from .render import load_portrait_image, portrait_ref
-    from .stages.voice import load_chunk_audio, load_chunk_phonemes, prepare_soundtrack
+    from .identities import load_portrait_image, portrait_ref
+    from .stages.voice import load_chunk_audio, load_chunk_phonemes
 
     exists, video = (status.base, status.base_path) if stage == "base" else (status.clip, status.clip_path)
     if not exists:
@@ -88,7 +88,7 @@ def _score(project: Any, status: Any, stage: str, landmarker: Any) -> LipSyncSco
     stored = stored_score(project, Path(video))
     if stored is not None:
         return stored
-    chunk = prepare_soundtrack(project).chunks[status.index]
+    chunk = _plan(project).chunks[status.index]
     portrait = load_portrait_image(project, portrait_ref(project, status.speaker))
     score = score_video(video, load_chunk_audio(project, chunk), project.settings.sample_rate,
                         load_chunk_phonemes(project, chunk), portrait, landmarker)
@@ -99,15 +99,15 @@ def _score(project: Any, status: Any, stage: str, landmarker: Any) -> LipSyncSco
 def score_export(project: Any, video: str | Path, landmarker: Any = None) -> LipSyncScore:
     """Measure an exported story video: each chunk's frames against its speaker's portrait, the whole soundtrack
     and every chunk's phoneme events (placed at the chunk's start). Frames stream; nothing is stored."""
+    from .identities import load_portrait_image, portrait_ref
     from .quality import IdentityReference, frame_rms, measure_segments, score_series
-    from .render import load_portrait_image, portrait_ref
-    from .stages.voice import load_chunk_audio, load_chunk_phonemes, prepare_soundtrack
+    from .stages.voice import load_chunk_audio, load_chunk_phonemes
     from .video import iter_video_frames
 
     if landmarker is None:
         from .face_model import face_landmarker
         landmarker = face_landmarker()
-    plan = prepare_soundtrack(project)
+    plan = _plan(project)
     references: dict[str, IdentityReference | None] = {}
     segments: list[tuple[int, IdentityReference | None]] = []
     phonemes: list[PhonemeEvent] = []
@@ -122,3 +122,13 @@ def score_export(project: Any, video: str | Path, landmarker: Any = None) -> Lip
     series = measure_segments(iter_video_frames(video), segments, landmarker)
     return score_series(series, np.concatenate(rms) if rms else np.zeros(0), phonemes,
                         project.settings.samples_per_frame)
+
+
+def _plan(project: Any) -> Any:
+    """The story's chunk plan from the stored sentence audio (a query: nothing is synthesised or written)."""
+    from .sentence_audio import plan_from_ready, sentence_audio
+
+    plan = plan_from_ready(project, sentence_audio(project))
+    if plan is None:
+        raise InputError("The story has sentences without audio; render the voices first.")
+    return plan

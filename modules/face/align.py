@@ -69,7 +69,7 @@ METHOD_LABELS = {
     "face-alignment": "face-alignment (68 landmarks)",
     "haar": "OpenCV Haar detector (fallback)",
     "manual": "placed by hand",
-    "aligned": "already aligned 128×96",
+    "aligned": "already an aligned 128×96 face",
 }
 
 FALLBACK_NOTICE = (
