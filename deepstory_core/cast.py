@@ -21,6 +21,27 @@ from typing import Any
 from deepstory_kernel.errors import InputError
 
 LIST_VOICES_HINT = "run `python -m deepstory_core voices` to list the voices"
+MAX_CAST_BYTES = 1 << 20     # a cast of thousands of speakers fits in far less
+MAX_CAST_ALIASES = 50        # YAML aliases (*name); a few are handy, thousands are an alias bomb
+
+
+def _bounded_loader(path: Path) -> type:
+    """A SafeLoader that refuses more than MAX_CAST_ALIASES aliases: nested aliases ("billion laughs") would
+    otherwise expand a 1 kB file into gigabytes when the mapping is walked."""
+    import yaml
+
+    class BoundedLoader(yaml.SafeLoader):
+        aliases_seen = 0
+
+        def compose_node(self, parent: Any, index: Any) -> Any:
+            if self.check_event(yaml.events.AliasEvent):
+                self.aliases_seen += 1
+                if self.aliases_seen > MAX_CAST_ALIASES:
+                    raise InputError(f"Cast file {path} uses more than {MAX_CAST_ALIASES} YAML aliases (*name); "
+                                     "write the entries out instead.")
+            return super().compose_node(parent, index)
+
+    return BoundedLoader
 
 
 @dataclass(frozen=True)
@@ -74,16 +95,15 @@ def load_cast_yaml(path: str | os.PathLike[str]) -> dict[str, CastEntry]:
     import yaml
 
     path = Path(path)
+    from .inputs import read_bounded
+
+    raw = read_bounded(path, MAX_CAST_BYTES, "cast file")
     try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError as err:
-        raise InputError(f"Cast file {path} does not exist.") from err
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as err:
         raise InputError(f"Cast file {path} is not UTF-8 text (byte {err.start}); save it as UTF-8.") from err
-    except OSError as err:
-        raise InputError(f"Cannot read cast file {path}: {err.strerror or err}.") from err
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_bounded_loader(path))
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark is not None else ""
@@ -106,6 +126,9 @@ def load_cast_yaml(path: str | os.PathLike[str]) -> dict[str, CastEntry]:
                 raise InputError(f"Cast file {path}: speaker {_show(speaker)} has unknown field(s) "
                                  f"{', '.join(sorted(map(str, unknown)))}; use `voice` and `portrait`.")
             portrait = value.get("portrait")
+            if portrait is not None and not isinstance(portrait, str):
+                raise InputError(f"Cast file {path}: the portrait of speaker {_show(speaker)} must be a file name "
+                                 f"(text), not a YAML {type(portrait).__name__}.")
             entry = CastEntry(voice_id=value["voice"].strip(), portrait=None if portrait is None else str(portrait))
         else:
             raise InputError(f"Cast file {path}: speaker {_show(speaker)} needs a voice id "

@@ -36,8 +36,10 @@ def portrait_ref(project, speaker: str) -> str:
     return builtins[position % len(builtins)]
 
 
-def load_portrait_image(project, ref: str) -> np.ndarray:
-    return np.ascontiguousarray(load_portrait(ref, project.uploads_dir), dtype=np.uint8)
+def load_portrait_image(project, ref: str, speaker: str | None = None) -> np.ndarray:
+    """The portrait as RGB uint8; messages name the speaker's portrait, never the upload's hashed file name."""
+    label = f"The portrait of {speaker[:40]!r}" if speaker is not None else None
+    return np.ascontiguousarray(load_portrait(ref, project.uploads_dir, label), dtype=np.uint8)
 
 
 def find_face(portrait: np.ndarray, speaker: str) -> Any:
@@ -127,7 +129,7 @@ def speaker_faces(project, speakers: list[str], base_name: str) -> dict[str, Spe
     alignment = "sda-68:mesh" if base_name == "sda" else "canonical:mesh"
     faces: dict[str, SpeakerFace] = {}
     for speaker in speakers:
-        portrait = load_portrait_image(project, portrait_ref(project, speaker))
+        portrait = load_portrait_image(project, portrait_ref(project, speaker), speaker)
         geometry = manual_geometry(project, speaker, portrait)
         portrait_hash = image_hash(portrait)
         if geometry is not None:   # a hand-placed face is part of what the identity and the clip depend on

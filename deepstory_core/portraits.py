@@ -89,28 +89,105 @@ def builtin_portraits() -> list[PortraitInfo]:
     return [PortraitInfo(pid, label, _ensure(pid)) for pid, (label, _) in _BUILDERS.items()]
 
 
-def read_image(path: str | os.PathLike[str]) -> np.ndarray:
-    """Any image file → RGB uint8 (greyscale/RGBA/16-bit normalised). InputError when it cannot be read."""
+MAX_PORTRAIT_BYTES = 64 * 2 ** 20      # an upload larger than this is not a portrait photo
+MAX_DECODE_PIXELS = 100_000_000        # refused before decoding: 30000×30000 would need 2.7 GB as RGB
+MAX_PORTRAIT_SIDE = 4096               # larger photos are scaled down on load (the uploaded file is kept as it is)
+IMAGE_FORMATS = {"PNG", "JPEG", "WEBP", "BMP", "TIFF", "GIF", "PPM"}
+
+
+def image_header(data: bytes, label: str) -> tuple[int, int]:
+    """(width, height) from the image's header alone (nothing decoded); InputError naming `label` when the bytes
+    are no image we read, or an image too large to decode."""
+    import io
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # PIL's DecompressionBombWarning: we check the size ourselves
+            with Image.open(io.BytesIO(data)) as image:
+                width, height, fmt = int(image.width), int(image.height), image.format
+    except Image.DecompressionBombError:
+        raise InputError(f"{label} has too many pixels to decode safely; use a photo of at most "
+                         f"{MAX_DECODE_PIXELS // 1_000_000} megapixels.") from None
+    except (UnidentifiedImageError, OSError, ValueError, SyntaxError):
+        raise InputError(f"{label} is not a readable image; use a PNG or JPEG file.") from None
+    if fmt not in IMAGE_FORMATS:
+        raise InputError(f"{label} is a {fmt} image, which portraits cannot use; use a PNG or JPEG file.")
+    if width < 1 or height < 1:
+        raise InputError(f"{label} is an empty image ({width}×{height}); use a photo.")
+    if width * height > MAX_DECODE_PIXELS:
+        raise InputError(f"{label} is {width}×{height} pixels ({width * height / 1e6:.0f} megapixels); at most "
+                         f"{MAX_DECODE_PIXELS // 1_000_000} megapixels can be used — scale the photo down first.")
+    return width, height
+
+
+def decode_image(data: bytes, label: str) -> np.ndarray:
+    """Image bytes → RGB uint8, header checked before decoding; photos larger than MAX_PORTRAIT_SIDE are scaled
+    down (keeping the aspect ratio), so a 50-megapixel photo costs a 4096-pixel image in every later stage."""
     from modules.face.image import to_rgb_uint8
 
-    p = Path(path)
-    if not p.is_file():
-        raise InputError(f"The portrait {p.name} does not exist; upload it again or choose another.")
-    data = np.fromfile(str(p), dtype=np.uint8)
-    img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED) if data.size else None
+    image_header(data, label)
+    buffer = np.frombuffer(data, dtype=np.uint8)
+    img = cv2.imdecode(buffer, cv2.IMREAD_UNCHANGED) if buffer.size else None
     if img is None:
-        raise InputError(f"The portrait {p.name} is not a readable image; use a PNG or JPEG file.")
+        raise InputError(f"{label} is not a readable image; use a PNG or JPEG file.")
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGBA if img.shape[2] == 4 else cv2.COLOR_BGR2RGB)
-    return to_rgb_uint8(img)
+    rgb = to_rgb_uint8(img)
+    height, width = rgb.shape[:2]
+    if max(height, width) > MAX_PORTRAIT_SIDE:
+        scale = MAX_PORTRAIT_SIDE / max(height, width)
+        size = (max(1, round(width * scale)), max(1, round(height * scale)))
+        rgb = np.ascontiguousarray(cv2.resize(rgb, size, interpolation=cv2.INTER_AREA))
+    return rgb
 
 
-def load_portrait(ref: str, project_uploads_dir: str | os.PathLike[str] | None = None) -> np.ndarray:
-    """`builtin:<id>` or an uploaded file's name (inside `project_uploads_dir`) or path → RGB uint8."""
+def read_image(path: str | os.PathLike[str], label: str | None = None) -> np.ndarray:
+    """Any image file → RGB uint8 (greyscale/RGBA/16-bit normalised). InputError naming `label` (default: the
+    file's name) when it cannot be read."""
+    from .inputs import read_bounded
+
+    p = Path(path)
+    label = label or f"The portrait {p.name}"
+    if not p.exists():
+        raise InputError(f"{label} does not exist; upload it again or choose another.")
+    try:
+        data = read_bounded(p, MAX_PORTRAIT_BYTES, "portrait")
+    except InputError as err:
+        raise InputError(f"{label}: {err}") from None
+    return decode_image(data, label)
+
+
+def add_portrait_upload(project, source: str | os.PathLike[str] | bytes, label: str, name: str = "") -> str:
+    """Store a portrait in the project's uploads — only once it is known to be a usable image (so no other file
+    is ever copied in); `source`: a path or the uploaded bytes. Returns the stored name. Used by the CLI's cast
+    files and the studio's uploads alike."""
+    from .inputs import read_bounded
+
+    if isinstance(source, bytes):
+        data = source
+        if len(data) > MAX_PORTRAIT_BYTES:
+            raise InputError(f"{label} is {len(data) / 2 ** 20:.0f} MB; portraits up to "
+                             f"{MAX_PORTRAIT_BYTES // 2 ** 20} MB are supported.")
+    else:
+        path = Path(source)
+        label = f"{label} ({path})"
+        data = read_bounded(path, MAX_PORTRAIT_BYTES, "portrait")
+        name = name or path.name
+    image_header(data, label)
+    return project.add_upload(data, name)
+
+
+def load_portrait(ref: str, project_uploads_dir: str | os.PathLike[str] | None = None,
+                  label: str | None = None) -> np.ndarray:
+    """`builtin:<id>` or an uploaded file's name (inside `project_uploads_dir`) or path → RGB uint8;
+    `label` names the portrait in messages (e.g. "The portrait of 'Alice'"), never the stored hashed name."""
     if ref.startswith(BUILTIN_PREFIX):
         pid = ref[len(BUILTIN_PREFIX):]
         if pid not in _BUILDERS:
             raise InputError(f"There is no built-in portrait '{pid}'; choose one of {', '.join(sorted(_BUILDERS))}.")
-        return read_image(_ensure(pid))
+        return read_image(_ensure(pid), label)
     path = Path(project_uploads_dir) / Path(ref).name if project_uploads_dir is not None else Path(ref)
-    return read_image(path)
+    return read_image(path, label)

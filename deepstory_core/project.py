@@ -27,6 +27,7 @@ from deepstory_kernel.errors import InputError, StorageError
 from .artifacts import ArtifactStore
 from .atomic import atomic_write_bytes, atomic_write_text
 from .cast import CastEntry
+from .project_schema import SchemaError, validate_project_data
 from .settings import Settings
 
 SCHEMA_VERSION = 1
@@ -237,6 +238,11 @@ def _load_project_json(path: Path) -> dict[str, Any]:
             raise InputError(f"{path} uses schema {schema}, which this Deepstory cannot upgrade.")
         data = MIGRATIONS[schema](data)
         schema = data["schema"] = schema + 1
+    try:
+        validate_project_data(data)
+    except SchemaError as err:
+        backup = _keep_damaged_copy(path)
+        raise StorageError(f"{path} is damaged: {err}; a copy was kept as {backup.name}. Fix or delete it.") from None
     return data
 
 

@@ -101,22 +101,19 @@ def decode_story(data: bytes) -> str:
 
 
 def read_story_file(path: str | os.PathLike[str]) -> str:
-    """Read a story file as UTF-8 text; every problem is an InputError naming the file."""
+    """Read a story file as UTF-8 text; every problem is an InputError naming the file.
+
+    Only regular files are read (a FIFO would block, /dev/zero never ends), and never more than MAX_STORY_BYTES."""
+    from .inputs import read_bounded
+
     p = Path(path)
-    if not p.exists():
-        raise InputError(f"Story file not found: {p}; check the path.")
-    if p.is_dir():
-        raise InputError(f"{p} is a folder, not a story file; give the path of a .txt file.")
     try:
-        size = p.stat().st_size
-        if size > MAX_STORY_BYTES:
-            raise InputError(
-                f"The story file {p} is {size / 1e6:.0f} MB; stories up to {MAX_STORY_BYTES // 2**20} MB are "
-                "supported — split it into parts."
-            )
-        data = p.read_bytes()
-    except OSError as err:
-        raise InputError(f"Cannot read the story file {p}: {err.strerror or err}.") from None
+        data = read_bounded(p, MAX_STORY_BYTES, "story file")
+    except InputError as err:
+        message = str(err)
+        if "supported" in message:
+            message += " Split the story into parts."
+        raise InputError(message) from None
     try:
         return decode_story(data)
     except InputError as err:

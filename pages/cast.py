@@ -13,7 +13,7 @@ import streamlit as st
 
 from deepstory_core.cast import CastEntry, complete_cast
 from deepstory_core.identities import load_portrait_image, portrait_ref
-from deepstory_core.portraits import builtin_portraits
+from deepstory_core.portraits import add_portrait_upload, builtin_portraits
 from deepstory_core.project import Project
 from deepstory_kernel.errors import DeepstoryError, InputError
 from ui.session import open_page
@@ -64,13 +64,6 @@ def _on_voice(speaker: str, entry: CastEntry, key: str) -> None:
 def _on_builtin(speaker: str, entry: CastEntry, key: str) -> None:
     if st.session_state.get(key):
         _save(speaker, CastEntry(entry.voice_id, st.session_state[key]))
-
-
-def _decode_image(data: bytes) -> np.ndarray:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if image is None:
-        raise InputError("The uploaded file is not an image this studio can read; upload a PNG, JPEG, WebP or BMP.")
-    return image[..., ::-1].copy()
 
 
 def _draw_box(image: np.ndarray, geometry) -> np.ndarray:
@@ -203,16 +196,15 @@ for number, speaker in enumerate(speakers):
                 upload = st.file_uploader("Upload a portrait (a front-facing photo)", type=UPLOAD_TYPES,
                                           key=_key("upload", number, speaker))
                 if upload is not None:
-                    data = upload.getvalue()
-                    if guarded(_decode_image, data) is not None:
-                        stored = guarded(project.add_upload, data, upload.name)
-                        if stored and stored != entry.portrait:
-                            entry = CastEntry(entry.voice_id, stored)
-                            _save(speaker, entry)
-                            shown_ref = stored
+                    stored = guarded(add_portrait_upload, project, upload.getvalue(),
+                                     f"The uploaded file {upload.name[:60]!r}", upload.name)
+                    if stored and stored != entry.portrait:
+                        entry = CastEntry(entry.voice_id, stored)
+                        _save(speaker, entry)
+                        shown_ref = stored
 
             if shown_ref:
-                image = guarded(load_portrait_image, project, shown_ref)
+                image = guarded(load_portrait_image, project, shown_ref, speaker)
                 if image is not None:
                     _face_panel(number, speaker, entry, shown_ref, image)
 

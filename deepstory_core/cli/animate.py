@@ -19,6 +19,7 @@ from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE
 
 from ..backends import ANIMATE_BACKENDS, make_animator, require_full_frame
+from ..inputs import refuse_outputs_that_are_inputs
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
 from ..stages.animate import even_size, fit_frames
 from ..video import ClipWriter, mux, read_frames_any, stream_kinds
@@ -64,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"The output {out} must end in .mp4.")
     if not base.is_file():
         raise InputError(f"The base {base} does not exist.")
-    check_writable(out)
+    check_writable(out, example="animated.mp4")
+    refuse_outputs_that_are_inputs([out], [base, args.portrait])
     if args.full_frame:
         require_full_frame(args.backend)
     portrait = read_image(args.portrait)

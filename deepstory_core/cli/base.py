@@ -18,6 +18,7 @@ from deepstory_kernel.media import BASE_SHAPE, SAMPLE_RATE, SAMPLES_PER_FRAME
 
 from ..backends import BASE_BACKENDS, make_base_animator
 from ..identities import aligned_identity
+from ..inputs import refuse_outputs_that_are_inputs
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
 from ..stages.base import write_base_frames
 from .common import check_writable
@@ -28,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "base", help="speech audio + a face → base frames (.npy) or a base video (.mp4)",
         description="Animate a 128×96 face from speech (the base stage alone).",
     )
-    parser.add_argument("audio", type=Path, help="speech audio (wav, flac, ...)")
+    parser.add_argument("audio", type=Path, help="speech audio (a WAV file: PCM or float, any rate and channels)")
     parser.add_argument("--face", type=Path, required=True, help="a portrait, or an aligned 128×96 face image")
     parser.add_argument("-o", "--output", type=Path, required=True, help="OUT.npy (uint8 T×128×96×3) or OUT.mp4")
     parser.add_argument("--backend", choices=sorted(BASE_BACKENDS), default="builtin")
@@ -59,7 +60,8 @@ def run(args: argparse.Namespace) -> int:
     suffix = out.suffix.lower()
     if suffix not in (".npy", ".mp4"):
         raise InputError(f"The output {out} must end in .npy (frames) or .mp4 (video).")
-    check_writable(out)
+    check_writable(out, example=f"base{suffix}")
+    refuse_outputs_that_are_inputs([out], [args.audio, args.face])
     audio = load_speech(args.audio)
     face = read_image(args.face)
     identity = aligned_identity(face, args.face.name)   # an already aligned 128×96 face is used as it is

@@ -27,7 +27,8 @@ def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     if out.suffix.lower() != ".mp4":
         raise InputError(f"The output {out} must be an .mp4 file name.")
-    check_writable(out)
+    check_writable(out, example="demo.mp4")
+    check_writable(out.with_suffix(".srt"), example="demo.srt")
     project = create_demo_project(Path(args.project) if args.project else projects_root() / "demo")
     apply_options(project, args)
     project.save()

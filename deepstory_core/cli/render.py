@@ -8,6 +8,7 @@ default), so running again renders only what changed, and a killed render resume
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,12 +17,21 @@ from deepstory_kernel.errors import InputError
 
 from ..backends import ANIMATE_BACKENDS, BASE_BACKENDS
 from ..cast import load_cast_yaml
+from ..inputs import refuse_outputs_that_are_inputs
 from ..jobs import ProjectLock
 from ..progress import StderrProgressBar, no_progress
 from ..project import Project
 from ..render import render_story, retry_chunk
+from ..stages.export import subtitles_path
 from ..story import read_story_file
-from .common import check_writable, format_duration, project_for_story
+from .common import (
+    cast_portrait_paths,
+    check_writable,
+    format_duration,
+    locked_project_folder,
+    project_for_story,
+    story_project_root,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -60,21 +70,29 @@ def apply_options(project: Project, args: argparse.Namespace) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    # every input and output is checked before the project is touched
     text = read_story_file(args.story)
     out = Path(args.output)
     if out.suffix.lower() != ".mp4":
         raise InputError(f"The output {out} must be an .mp4 file name (the subtitles go beside it as .srt).")
-    check_writable(out)
+    check_writable(out, example="story.mp4")
+    check_writable(subtitles_path(out), example="story.srt")
     cast_from_file = load_cast_yaml(args.cast) if args.cast else {}
-    project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast)
-    apply_options(project, args)
-    project.save()
-    return render_project(project, out, args, retry=args.retry_chunk or [])
+    refuse_outputs_that_are_inputs([out, subtitles_path(out)],
+                                   [args.story, args.cast, *cast_portrait_paths(cast_from_file, args.cast)])
+    root = story_project_root(Path(args.story), args.project)
+    with locked_project_folder(root):   # before any write: a refused second render changes nothing
+        project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast)
+        apply_options(project, args)
+        project.save()
+        return render_project(project, out, args, retry=args.retry_chunk or [], locked=True)
 
 
-def render_project(project: Project, out: Path, args: argparse.Namespace, retry: Sequence[int] = ()) -> int:
+def render_project(project: Project, out: Path, args: argparse.Namespace, retry: Sequence[int] = (),
+                   locked: bool = False) -> int:
+    """Render `project` to `out`; `locked`: the caller already holds the project lock."""
     progress = no_progress if args.quiet else StderrProgressBar()
-    with ProjectLock(project.root):  # one render per project at a time (the studio takes the same lock)
+    with contextlib.nullcontext() if locked else ProjectLock(project.root):  # one render per project at a time
         retried = [retry_chunk(project, number - 1, progress=progress) for number in retry]
         result = render_story(project, progress, out=out)
     bases = result.rendered["base"] + sum(r.rendered["base"] for r in retried)

@@ -15,13 +15,21 @@ from typing import TextIO
 from deepstory_kernel.errors import InputError
 
 from ..cast import load_cast_yaml
+from ..inputs import refuse_outputs_that_are_inputs
 from ..progress import StderrProgressBar, no_progress
 from ..project import Project
 from ..soundtrack import write_soundtrack
 from ..stages.voice import StoryPlan, prepare_soundtrack
 from ..story import read_story_file
 from ..subtitles import subtitle_cues, write_srt
-from .common import check_writable, format_duration, project_for_story
+from .common import (
+    cast_portrait_paths,
+    check_writable,
+    format_duration,
+    locked_project_folder,
+    project_for_story,
+    story_project_root,
+)
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -46,19 +54,22 @@ def run(args: argparse.Namespace) -> int:
     if out_wav.suffix.lower() != ".wav":
         raise InputError(f"The output {out_wav} must be a .wav file name (the subtitles go beside it as .srt).")
     out_srt = out_wav.with_suffix(".srt")
-    check_writable(out_wav)
-    check_writable(out_srt)
+    check_writable(out_wav, example="story.wav")
+    check_writable(out_srt, example="story.srt")
     cast_from_file = load_cast_yaml(args.cast) if args.cast else {}
+    refuse_outputs_that_are_inputs([out_wav, out_srt],
+                                   [args.story, args.cast, *cast_portrait_paths(cast_from_file, args.cast)])
 
-    # 2. the project: open it (a damaged project.json stops here, kept as it is) or prepare a new one
-    project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast)
+    # 2. the project, locked before anything in it is written (a damaged project.json stops here, kept as it is)
+    with locked_project_folder(story_project_root(Path(args.story), args.project)):
+        project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast)
 
-    # 3. voices → chunks → soundtrack + subtitles
-    progress = no_progress if args.quiet else StderrProgressBar()
-    plan = prepare_soundtrack(project, progress)
-    print_plan(plan, project, sys.stdout)
-    write_soundtrack(project, plan, out_wav, progress)
-    write_srt(out_srt, subtitle_cues(plan, project.sentences), plan.sample_rate, args.speaker_prefix)
+        # 3. voices → chunks → soundtrack + subtitles
+        progress = no_progress if args.quiet else StderrProgressBar()
+        plan = prepare_soundtrack(project, progress)
+        print_plan(plan, project, sys.stdout)
+        write_soundtrack(project, plan, out_wav, progress)
+        write_srt(out_srt, subtitle_cues(plan, project.sentences), plan.sample_rate, args.speaker_prefix)
     print(f"wrote {out_wav} ({format_duration(plan.duration)}, {len(plan.chunks)} chunks) and {out_srt}; "
           f"project: {project.root}", file=sys.stderr)
     return 0
