@@ -18,6 +18,7 @@ from deepstory_kernel.errors import InputError
 DEFAULT_TOP_DB = 40.0          # frames quieter than (loudest frame − this) count as silence
 DEFAULT_TARGET_RMS_DB = -20.0  # speech loudness after normalisation (dBFS RMS)
 DEFAULT_PEAK_LIMIT = 0.95      # never push a peak above this
+MAX_UNMAPPED_BYTES = 512 << 20 # WAV variants read whole (24-bit, odd headers) are limited to this
 
 
 def as_mono_float32(audio: np.ndarray) -> np.ndarray:
@@ -124,10 +125,38 @@ def to_int16(audio: np.ndarray) -> np.ndarray:
 
 
 def load_audio_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
-    """A WAV file (int16/int32/uint8/float, any channels) → (mono float32, sample rate); InputError if unusable."""
+    """A WAV file (int16/int32/uint8/float, any channels) → (mono float32, sample rate); InputError if unusable.
+    Reads the whole file: for long files use `open_wav` (memory-mapped, read in blocks)."""
+    stream = open_wav(path)
+    audio = stream.read(0, stream.frames)
+    if not np.all(np.isfinite(audio)):
+        raise InputError(f"The audio file {path} contains NaN or infinite samples.")
+    return audio, stream.rate
+
+
+class WavStream:
+    """A WAV file's samples, memory-mapped when the format allows: `read(start, stop)` gives mono float32."""
+
+    def __init__(self, path: Path, rate: int, data: np.ndarray) -> None:
+        self.path, self.rate, self._data = path, rate, data
+
+    @property
+    def frames(self) -> int:
+        return int(self._data.shape[0])
+
+    def read(self, start: int, stop: int) -> np.ndarray:
+        return as_mono_float32(np.asarray(self._data[start:stop]))
+
+
+def open_wav(path: str | os.PathLike[str]) -> WavStream:
+    """Open a WAV file for reading in blocks; every malformed header (0 channels, truncated data, not a WAV) is an
+    InputError naming the file — the parsers' own exceptions never reach the user."""
+    from .inputs import regular_file_size
+
     p = Path(path)
-    if not p.is_file():
+    if not p.exists():
         raise InputError(f"Audio file not found: {p}; check the path.")
+    regular_file_size(p, "audio file")
     try:
         import warnings
 
@@ -135,28 +164,55 @@ def load_audio_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:
 
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # scipy warns about unknown chunks (LIST, …) it skips
-            sr, data = wavfile.read(str(p), mmap=False)
-    except (ValueError, OSError, EOFError) as first_err:
+            sr, data = wavfile.read(str(p), mmap=True)
+    except Exception as first_err:
         try:
             data, sr = _read_with_wave(p)
-        except (wave.Error, OSError, EOFError, ValueError):
-            raise InputError(
-                f"Cannot read {p} as a WAV file ({first_err}); give a PCM or float WAV file."
-            ) from None
+        except Exception:
+            reason = str(first_err).splitlines()[0] if str(first_err) else type(first_err).__name__
+            raise InputError(f"Cannot read {p} as a WAV file ({reason}); give a PCM or float WAV file.") from None
+    _check_complete(p)
+    if data.ndim not in (1, 2) or (data.ndim == 2 and data.shape[1] == 0):
+        raise InputError(f"The audio file {p} declares no channels; give a mono or stereo WAV file.")
     if data.size == 0:
         raise InputError(f"The audio file {p} contains no samples; give a file with sound in it.")
     if sr <= 0:
         raise InputError(f"The audio file {p} declares an invalid sample rate ({sr}).")
-    audio = as_mono_float32(data)
-    if not np.all(np.isfinite(audio)):
-        raise InputError(f"The audio file {p} contains NaN or infinite samples.")
-    return audio, int(sr)
+    return WavStream(p, int(sr), data)
+
+
+def _check_complete(p: Path) -> None:
+    """InputError when the RIFF `data` chunk announces more bytes than the file holds (a cut-off download or copy):
+    the readers would silently return the part that is there."""
+    import struct
+
+    size = p.stat().st_size
+    with open(p, "rb") as f:
+        header = f.read(12)
+        if len(header) < 12 or header[:4] not in (b"RIFF", b"RIFX") or header[8:12] != b"WAVE":
+            return
+        order = "<" if header[:4] == b"RIFF" else ">"
+        while True:
+            chunk = f.read(8)
+            if len(chunk) < 8:
+                return
+            kind, length = chunk[:4], struct.unpack(order + "I", chunk[4:])[0]
+            if kind == b"data":
+                if length not in (0, 0xFFFFFFFF) and f.tell() + length > size:
+                    raise InputError(f"The audio file {p} is truncated: its header announces {length} bytes of "
+                                     f"samples, the file holds {size - f.tell()}; copy or export it again.")
+                return
+            f.seek(length + (length & 1), 1)
 
 
 def _read_with_wave(p: Path) -> tuple[np.ndarray, int]:
     """Fallback for WAV variants scipy rejects: the stdlib reader (PCM 8/16/24/32-bit)."""
     with wave.open(str(p), "rb") as w:
         channels, width, sr, n = w.getnchannels(), w.getsampwidth(), w.getframerate(), w.getnframes()
+        if channels < 1:
+            raise ValueError("no channels")
+        if n * channels * width > MAX_UNMAPPED_BYTES:
+            raise ValueError(f"a {width * 8}-bit WAV larger than {MAX_UNMAPPED_BYTES >> 20} MB")
         raw = w.readframes(n)
     if width == 1:
         data = np.frombuffer(raw, np.uint8)

@@ -327,18 +327,40 @@ def mux(video: str | os.PathLike[str], wav: str | os.PathLike[str], out: str | o
                     "write", out)
 
 
+def open_frames_npy(path: str | os.PathLike[str]) -> np.ndarray:
+    """A `.npy` of uint8 frames (T, H, W, 3), memory-mapped read-only. The header is read and checked first:
+    pickled (object) arrays are never loaded, and numpy's own messages (its `allow_pickle` hint) never reach
+    the user."""
+    path = Path(path)
+    _require_file(path, "The frames file")
+    unreadable = InputError(f"{path} is not a readable .npy frames file; give the uint8 (T, 128, 96, 3) frames the "
+                            "`base` command writes.")
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            if version == (1, 0):
+                shape, _, dtype = np.lib.format.read_array_header_1_0(f)
+            elif version == (2, 0):
+                shape, _, dtype = np.lib.format.read_array_header_2_0(f)
+            else:
+                raise unreadable
+    except (ValueError, OSError, EOFError, SyntaxError):
+        raise unreadable from None
+    if dtype != np.uint8 or len(shape) != 4 or shape[-1] != 3:
+        kind = "Python objects" if dtype.hasobject else str(dtype)
+        raise InputError(f"{path} must hold uint8 frames shaped (T, H, W, 3); it holds {kind} {tuple(shape)}.")
+    try:
+        return np.load(path, mmap_mode="r", allow_pickle=False)
+    except (ValueError, OSError):
+        raise InputError(f"{path} is truncated or damaged: it holds fewer frames than its header announces.") from None
+
+
 def read_frames_any(path: str | os.PathLike[str], batch: int = READ_BATCH) -> Iterator[np.ndarray]:
     """Batches of uint8 frames from a `.npy` array (memory-mapped, T×H×W×3) or any video file."""
     path = Path(path)
     _require_file(path, "The frames file")
     if path.suffix.lower() == ".npy":
-        try:
-            frames = np.load(path, mmap_mode="r")
-        except (OSError, ValueError) as err:
-            raise InputError(f"{path} is not a readable .npy frames file ({err}).") from err
-        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
-            raise InputError(f"{path} must hold uint8 frames shaped (T, H, W, 3); it holds {frames.dtype} "
-                             f"{frames.shape}.")
+        frames = open_frames_npy(path)
         for start in range(0, len(frames), batch):
             yield np.asarray(frames[start:start + batch])
         return

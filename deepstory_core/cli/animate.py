@@ -22,7 +22,7 @@ from ..backends import ANIMATE_BACKENDS, make_animator, require_full_frame
 from ..inputs import refuse_outputs_that_are_inputs
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
 from ..stages.animate import even_size, fit_frames
-from ..video import ClipWriter, mux, read_frames_any, stream_kinds
+from ..video import ClipWriter, mux, open_frames_npy, read_frames_any, stream_kinds
 from .base import read_image
 from .common import check_writable
 
@@ -53,7 +53,7 @@ def _base_batches(path: Path):
 
 def _frame_count(path: Path) -> int:
     if path.suffix.lower() == ".npy":
-        return int(np.load(path, mmap_mode="r").shape[0])
+        return len(open_frames_npy(path))
     from ..video import count_frames
 
     return count_frames(path)
@@ -69,10 +69,10 @@ def run(args: argparse.Namespace) -> int:
     refuse_outputs_that_are_inputs([out], [base, args.portrait])
     if args.full_frame:
         require_full_frame(args.backend)
+    total = _frame_count(base)        # a bad base is refused before the portrait or a model is loaded
     portrait = read_image(args.portrait)
     motion = make_animator(args.backend)
     size = even_size(portrait.shape[1], portrait.shape[0]) if args.full_frame else (CLIP_SIZE, CLIP_SIZE)
-    total = _frame_count(base)
     progress = no_progress if args.quiet else StderrProgressBar()
     has_audio = base.suffix.lower() != ".npy" and "audio" in stream_kinds(base)
     with tempfile.TemporaryDirectory(prefix=".deepstory-animate-", dir=out.parent) as folder:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,6 @@ from ..backends import BASE_BACKENDS, make_base_animator
 from ..identities import aligned_identity
 from ..inputs import refuse_outputs_that_are_inputs
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
-from ..stages.base import write_base_frames
 from .common import check_writable
 
 
@@ -45,14 +45,37 @@ def read_image(path: Path) -> np.ndarray:
     return read_portrait(path)
 
 
-def load_speech(path: Path) -> np.ndarray:
-    """Audio file → mono float32 at the project rate, padded with silence to whole video frames."""
-    from ..audio import load_audio_file, resample
+SEGMENT_SECONDS = 30   # long audio is animated in pieces of this length: memory stays that of one piece
 
-    audio, rate = load_audio_file(path)
-    audio = resample(np.asarray(audio, dtype=np.float32), rate, SAMPLE_RATE) if rate != SAMPLE_RATE else audio
-    padded = max(SAMPLES_PER_FRAME, -(-len(audio) // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME)
-    return np.pad(np.asarray(audio, dtype=np.float32), (0, padded - len(audio)))
+
+def speech_segments(path: Path) -> tuple[int, Iterator[np.ndarray]]:
+    """(total frames, segments): the file's speech as mono float32 at the project rate, read in pieces of
+    SEGMENT_SECONDS (a whole number of video frames each; the last padded with silence to whole frames), so a
+    two-hour recording is never held whole."""
+    from ..audio import open_wav, resample, resampled_length
+
+    stream = open_wav(path)
+    total_samples = resampled_length(stream.frames, stream.rate, SAMPLE_RATE)
+    total_frames = max(1, -(-total_samples // SAMPLES_PER_FRAME))
+    step = SEGMENT_SECONDS * stream.rate
+
+    def segments() -> Iterator[np.ndarray]:
+        for start in range(0, stream.frames, step):
+            block = stream.read(start, start + step)
+            if not np.all(np.isfinite(block)):
+                raise InputError(f"The audio file {path} contains NaN or infinite samples.")
+            if stream.rate != SAMPLE_RATE:
+                block = resample(block, stream.rate, SAMPLE_RATE)
+            padded = max(SAMPLES_PER_FRAME, -(-len(block) // SAMPLES_PER_FRAME) * SAMPLES_PER_FRAME)
+            yield np.pad(block, (0, padded - len(block)))
+
+    return total_frames, segments()
+
+
+def load_speech(path: Path) -> np.ndarray:
+    """Audio file → mono float32 at the project rate, padded with silence to whole video frames (short files)."""
+    _, segments = speech_segments(path)
+    return np.concatenate(list(segments))
 
 
 def run(args: argparse.Namespace) -> int:
@@ -62,32 +85,62 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"The output {out} must end in .npy (frames) or .mp4 (video).")
     check_writable(out, example=f"base{suffix}")
     refuse_outputs_that_are_inputs([out], [args.audio, args.face])
-    audio = load_speech(args.audio)
+    total, segments = speech_segments(args.audio)
     face = read_image(args.face)
     identity = aligned_identity(face, args.face.name)   # an already aligned 128×96 face is used as it is
     animator = make_base_animator(args.backend)
     progress = no_progress if args.quiet else StderrProgressBar()
-    total = len(audio) // SAMPLES_PER_FRAME
+    frames = _segment_frames(_Reporting(animator, total, progress), segments, identity, args.seed)
     if suffix == ".npy":
-        write_base_frames(out, _Reporting(animator, total, progress), audio, identity, args.seed)
+        write_frames_npy(out, frames, total)
     else:
-        write_base_video(out, _Reporting(animator, total, progress), audio, identity, args.seed)
+        write_base_video(out, frames)
     print(f"wrote {out} ({total} frames, {total / 25:.2f} s)", file=sys.stderr)
     return 0
 
 
-def write_base_video(out: Path, animator, audio: np.ndarray, identity: np.ndarray, seed: int) -> None:
-    """Frames → a temp video-only mp4 → muxed with the speech (AAC) into `out`, atomically."""
+def _segment_frames(animator, segments: Iterator[np.ndarray], identity: np.ndarray,
+                    seed: int) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+    """(frame batch, the speech of the segment when its first batch comes) for each segment in turn; segment k is
+    animated with seed + k (the first exactly as a one-piece render)."""
+    for index, audio in enumerate(segments):
+        first = True
+        for batch in animator.animate(audio, identity, seed + index):
+            yield np.asarray(batch, dtype=np.uint8), (audio if first else None)
+            first = False
+
+
+def write_frames_npy(out: Path, frames: Iterator[tuple[np.ndarray, np.ndarray | None]], total: int) -> None:
+    """Frame batches straight into a memory-mapped .npy beside `out`, moved into place when complete."""
+    from ..atomic import atomic_path
+
+    with atomic_path(out) as tmp:
+        array = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, *BASE_SHAPE, 3))
+        done = 0
+        for batch, _ in frames:
+            array[done:done + len(batch)] = batch
+            done += len(batch)
+        if done != total:
+            raise RuntimeError(f"base animator yielded {done} frames for audio of {total} frames")
+        array.flush()
+        del array
+
+
+def write_base_video(out: Path, frames: Iterator[tuple[np.ndarray, np.ndarray | None]]) -> None:
+    """Frames → a temp video-only mp4 (and the speech → a temp wav), muxed (AAC) into `out`, atomically."""
     import tempfile
 
-    from ..video import mux, write_clip
+    from ..video import ClipWriter, mux
     from ..wavio import WavWriter
 
     with tempfile.TemporaryDirectory(prefix=".deepstory-base-", dir=out.parent) as folder:
         frames_path, wav_path = Path(folder) / "frames.mp4", Path(folder) / "speech.wav"
-        write_clip(frames_path, animator.animate(audio, identity, seed), size=(BASE_SHAPE[1], BASE_SHAPE[0]))
-        with WavWriter(wav_path, SAMPLE_RATE) as wav:
-            wav.write(audio)
+        with ClipWriter(frames_path, (BASE_SHAPE[1], BASE_SHAPE[0])) as writer, \
+                WavWriter(wav_path, SAMPLE_RATE) as wav:
+            for batch, audio in frames:
+                if audio is not None:
+                    wav.write(audio)
+                writer.write(batch)
         mux(frames_path, wav_path, out)
 
 
