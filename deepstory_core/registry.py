@@ -7,7 +7,8 @@ the cache evicts by.
 
 A check never loads weights: file size and the first bytes first (missing / git-LFS pointer / not a torch file),
 then the checkpoint's pickle alone (`checkpoint_meta`: key names, tensor shapes, truncation, forbidden globals),
-then the layout is compared with what the network code expects (`expected_*_shapes()` of each module). Results are
+then the layout is compared with what the network code expects (`expected_*_shapes()` of each module), and last
+the raw tensor bytes are scanned for NaN/Inf (in blocks; remembered per exact file across processes). Results are
 cached by (path, size, mtime), so the studio can re-check on every page load.
 
 Adding a model family (a new voice engine, a face model):
@@ -190,7 +191,7 @@ def _dctts_entry(data: Path, name: str) -> RegistryEntry:
 # ----------------------------------------------------------------------------------------------------------------
 # Checking
 
-_cache: dict[tuple[str, int, int, str], CheckResult] = {}
+_cache: dict[tuple[str, int, int, int, int, str], CheckResult] = {}
 
 
 def check(e: RegistryEntry) -> CheckResult:
@@ -219,7 +220,7 @@ def check_file(f: ModelFile, e: RegistryEntry) -> CheckResult:
     if not f.path.is_file():
         return CheckResult(MISSING, f"{where} is missing", f"put {f.what} at {where} ({_origin(e)})")
     stat = f.path.stat()
-    key = (str(f.path.resolve()), stat.st_size, stat.st_mtime_ns, e.backend_id)
+    key = (str(f.path.resolve()), stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, e.backend_id)
     if key not in _cache:
         _cache[key] = _check_uncached(f, e, where)
     return _cache[key]
@@ -261,7 +262,22 @@ def _check_uncached(f: ModelFile, e: RegistryEntry, where: str) -> CheckResult:
         if problems:
             return CheckResult(WRONG_LAYOUT, f"{where} loads but is not {f.what}: " + "; ".join(problems[:4]),
                                replace)
+    damaged = _nonfinite_storages(f)
+    if damaged:
+        return CheckResult(CORRUPT, f"{where} is damaged: {damaged} of its weight tensors hold NaN or infinite values",
+                           f"download it again: {replace}")
     return CheckResult(READY, f"{where} ({_size(f.path)})")
+
+
+def _nonfinite_storages(f: ModelFile) -> int:
+    """Weight tensors with NaN/Inf values: the one check that reads the weights (in blocks, a few MiB of memory),
+    remembered per exact file across processes, so `models` and the studio pay for it once per file."""
+    from deepstory_kernel.file_facts import file_fact
+
+    try:
+        return int(file_fact(f.path, "nonfinite-storages", lambda p: cm.count_nonfinite_storages(p, f.allow_numpy)))
+    except (cm.CheckpointCorrupt, cm.CheckpointUnsafe):
+        return 0   # the metadata reader has already judged the file's structure
 
 
 def _load_if_torch_allows(f: ModelFile) -> Any:

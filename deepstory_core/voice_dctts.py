@@ -37,7 +37,8 @@ def _voice_files(folder: Path) -> tuple[Path | None, Path | None]:
 
 
 def list_dctts_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
-    """One entry per folder under `data_dir/dctts/`; available when it holds both t2m.pth and ssrn.pth.
+    """One entry per folder under `data_dir/dctts/`; available when it holds both t2m.pth and ssrn.pth and the model
+    registry checks them ready (so a corrupt or unsafe voice is never offered).
 
     A folder holding only one of the two files is listed as unavailable, with a note naming the missing file.
     """
@@ -53,7 +54,13 @@ def list_dctts_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
             continue
         missing = [name for name, path in ((T2M_FILE, t2m), (SSRN_FILE, ssrn)) if path is None]
         note = "" if not missing else f"missing {' and '.join(missing)} in data/dctts/{folder.name}/"
-        voices.append(VoiceInfo(f"{DCTTS_PREFIX}{folder.name}", f"{folder.name} (DC-TTS)", "dctts", not missing, note))
+        available = not missing
+        if available:   # the model registry's check (the one `models` shows): corrupt/unsafe files are unavailable
+            from . import registry
+
+            result = registry.check(registry.entry(f"{DCTTS_PREFIX}{folder.name}", root.parent))
+            available, note = result.ready, ("" if result.ready else f"{result.status}: {result.message}")
+        voices.append(VoiceInfo(f"{DCTTS_PREFIX}{folder.name}", f"{folder.name} (DC-TTS)", "dctts", available, note))
     return voices
 
 
@@ -85,6 +92,8 @@ def _load_one(folder: Path, path: Path, loader) -> object:
         return loader(path, models.device())
     except DcttsCheckpointError as err:
         raise ModelUnavailableError(f"DC-TTS voice {folder.name}: {err}; {_HELP}.") from None
+    except ModelUnavailableError as err:   # e.g. NaN weights, found by the safe loader
+        raise ModelUnavailableError(f"DC-TTS voice {folder.name}: {err}") from None
     except Exception as err:  # unpickling refused, truncated file, not a checkpoint at all …
         raise ModelUnavailableError(f"DC-TTS voice {folder.name}: {_describe_unreadable(path, err)}.") from None
 

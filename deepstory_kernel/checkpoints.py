@@ -4,35 +4,72 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
+
+from .errors import ModelUnavailableError
+from .file_facts import file_fact
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """sha256 of the whole file, remembered per exact file (`file_facts`): a file changed anywhere, even in the
+    middle to the same size and mtime, gets a new hash."""
+    def compute(p: Path) -> str:
+        digest = hashlib.sha256()
+        with open(p, "rb") as f:
+            for block in iter(lambda: f.read(1 << 22), b""):
+                digest.update(block)
+        return digest.hexdigest()
+
+    return str(file_fact(path, "sha256", compute))
 
 
 def weights_fingerprint(paths: Iterable[str | os.PathLike[str]]) -> str:
-    """What identifies weight files without reading them whole: per file its name, size and a hash of its first
-    and last MiB. Part of every artifact key made with those weights, so replacing a file re-renders its work."""
+    """What identifies weight files: per file its name and the hash of its whole content (cached, see
+    `file_sha256`). Part of every artifact key made with those weights, so a changed file re-renders its work."""
     digest = hashlib.sha256()
     for path in map(Path, paths):
-        size = path.stat().st_size
-        digest.update(f"{path.name}:{size}".encode())
-        with open(path, "rb") as f:
-            digest.update(f.read(1 << 20))
-            f.seek(max(0, size - (1 << 20)))
-            digest.update(f.read(1 << 20))
+        digest.update(f"{path.name}:{path.stat().st_size}:{file_sha256(path)}".encode())
     return digest.hexdigest()[:24]
+
+
+def nonfinite_tensors(obj: Any, prefix: str = "") -> list[str]:
+    """Names of the floating-point tensors/arrays inside a loaded checkpoint that hold NaN or infinite values."""
+    if isinstance(obj, torch.Tensor):
+        if obj.is_floating_point() and obj.numel() and not bool(torch.isfinite(obj).all()):
+            return [prefix or "<tensor>"]
+        return []
+    if isinstance(obj, np.ndarray):
+        if obj.dtype.kind == "f" and obj.size and not bool(np.isfinite(obj).all()):
+            return [prefix or "<array>"]
+        return []
+    if isinstance(obj, Mapping):
+        return [name for key, value in obj.items() for name in nonfinite_tensors(value, f"{prefix}.{key}" if prefix else str(key))]
+    if isinstance(obj, (list, tuple)):
+        return [name for i, value in enumerate(obj) for name in nonfinite_tensors(value, f"{prefix}[{i}]")]
+    return []
 
 
 def load_checkpoint(path: str | os.PathLike[str], allowed_globals: Iterable[Any] = (), map_location: str | torch.device = "cpu") -> Any:
     """`torch.load(path, weights_only=True)`; `allowed_globals` are the only extra types unpickling may build.
 
     Raises whatever torch raises (`pickle.UnpicklingError` for a forbidden global, `RuntimeError`/`EOFError` for a
-    truncated file); the model registry turns those into messages for the user.
+    truncated file); the model registry turns those into messages for the user. Weights holding NaN or infinite
+    values (a damaged file that still unpickles) raise ModelUnavailableError naming the tensors.
     """
     allowed = list(allowed_globals)
     if allowed:
         with torch.serialization.safe_globals(allowed):
-            return torch.load(path, map_location=map_location, weights_only=True)
-    return torch.load(path, map_location=map_location, weights_only=True)
+            loaded = torch.load(path, map_location=map_location, weights_only=True)
+    else:
+        loaded = torch.load(path, map_location=map_location, weights_only=True)
+    damaged = nonfinite_tensors(loaded)
+    if damaged:
+        shown = ", ".join(damaged[:3]) + (f" and {len(damaged) - 3} more" if len(damaged) > 3 else "")
+        raise ModelUnavailableError(f"{path} is damaged: NaN or infinite weights in {shown}; replace the file with "
+                                    "a good copy.")
+    return loaded

@@ -22,18 +22,46 @@ def _voice_dir(data: Path, name: str, *files: str) -> Path:
     return folder
 
 
-def test_lists_one_voice_per_complete_folder(tmp_path: Path) -> None:
-    _voice_dir(tmp_path, "Geralt", "t2m.pth", "ssrn.pth")
-    _voice_dir(tmp_path, "LJ", "t2m_step300k.pth", "ssrn.pth")   # the original globbed t2m*.pth
+def _tiny_layout(monkeypatch) -> None:
+    """The registry compares checkpoints with the networks' expected shapes: tiny ones for these tests."""
+    import modules.dctts.loader as dl
+
+    monkeypatch.setattr(dl, "expected_text2mel_shapes", lambda *a: {"a.weight": (2, 2)})
+    monkeypatch.setattr(dl, "expected_ssrn_shapes", lambda *a: {"b.weight_g": (3, 1, 1)})
+
+
+def _tiny_voice(data: Path, name: str, t2m_name: str = "t2m.pth", t2m_value: float = 0.0) -> None:
+    import torch
+
+    folder = data / "dctts" / name
+    folder.mkdir(parents=True)
+    torch.save({"state_dict": {"a.weight": torch.full((2, 2), t2m_value)}}, folder / t2m_name)
+    torch.save({"state_dict": {"b.weight_g": torch.zeros(3, 1, 1)}}, folder / "ssrn.pth")
+
+
+def test_lists_one_voice_per_complete_folder(tmp_path: Path, monkeypatch) -> None:
+    from deepstory_core import registry
+
+    registry.clear_cache()
+    _tiny_layout(monkeypatch)
+    monkeypatch.setenv("DEEPSTORY_CACHE_DIR", str(tmp_path / "cache"))
+    _tiny_voice(tmp_path, "Geralt")
+    _tiny_voice(tmp_path, "LJ", "t2m_step300k.pth")   # the original globbed t2m*.pth
     _voice_dir(tmp_path, "Half", "t2m.pth")
     _voice_dir(tmp_path, "Empty")
     _voice_dir(tmp_path, ".hidden", "t2m.pth", "ssrn.pth")
+    _voice_dir(tmp_path, "Garbage", "t2m.pth", "ssrn.pth")          # both files there, but not checkpoints
+    _tiny_voice(tmp_path, "NaN", t2m_value=float("nan"))             # loads, but the weights are damaged
     voices = {v.voice_id: v for v in list_dctts_voices(tmp_path)}
-    assert sorted(voices) == ["dctts:Geralt", "dctts:Half", "dctts:LJ"]
+    assert sorted(voices) == ["dctts:Garbage", "dctts:Geralt", "dctts:Half", "dctts:LJ", "dctts:NaN"]
     assert voices["dctts:Geralt"].available and voices["dctts:Geralt"].backend == "dctts"
     assert voices["dctts:LJ"].available
     assert not voices["dctts:Half"].available and "ssrn.pth" in voices["dctts:Half"].note
+    # one check: what `models` calls corrupt is never listed as available
+    assert not voices["dctts:Garbage"].available and "corrupt" in voices["dctts:Garbage"].note
+    assert not voices["dctts:NaN"].available and "NaN" in voices["dctts:NaN"].note
     assert list_dctts_voices(tmp_path / "nowhere") == []
+    registry.clear_cache()
 
 
 def test_load_voice_names_the_missing_file(tmp_path: Path) -> None:

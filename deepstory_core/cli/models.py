@@ -1,6 +1,7 @@
 """`python -m deepstory_core models`: every backend, its status, and exactly which file goes where.
 
-Only cheap checks run (file headers and pickles, never the weights), so this is fast even with all models present.
+Cheap checks (file headers and pickles) plus one NaN/Inf scan of each weight file, remembered per exact file,
+so this is fast after the first run even with all models present.
 """
 
 from __future__ import annotations
