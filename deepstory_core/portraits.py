@@ -13,6 +13,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import cv2
 import numpy as np
@@ -60,7 +61,8 @@ def _make_hopper() -> np.ndarray:
     except ImportError as exc:
         raise ModelUnavailableError("The built-in portrait 'hopper' comes from matplotlib, which is not installed; "
                                     "run `pip install -r requirements.txt`.") from exc
-    with cbook.get_sample_data("grace_hopper.jpg") as f:
+    sample: IO[bytes] = cbook.get_sample_data("grace_hopper.jpg", asfileobj=True)  # type: ignore[assignment]
+    with sample as f:
         data = np.frombuffer(f.read(), dtype=np.uint8)
     bgr = cv2.imdecode(data, cv2.IMREAD_COLOR)
     if bgr is None:
