@@ -88,12 +88,6 @@ def trim_bounds(audio: np.ndarray, sr: int, top_db: float = DEFAULT_TOP_DB) -> t
     return start, end
 
 
-def trim_silence(audio: np.ndarray, sr: int, top_db: float = DEFAULT_TOP_DB) -> np.ndarray:
-    """The audio without leading/trailing silence (see `trim_bounds`)."""
-    start, end = trim_bounds(audio, sr, top_db)
-    return as_mono_float32(audio)[start:end].copy()
-
-
 def rms_db(audio: np.ndarray) -> float:
     """RMS level in dBFS (−inf for silence)."""
     a = as_mono_float32(audio)
@@ -116,12 +110,6 @@ def normalize_loudness(
     if peak * gain > peak_limit:
         gain = peak_limit / peak
     return (a * np.float32(gain)).astype(np.float32)
-
-
-def to_int16(audio: np.ndarray) -> np.ndarray:
-    """float [-1, 1] → int16 PCM, clipping anything outside."""
-    a = np.clip(as_mono_float32(audio), -1.0, 1.0)
-    return np.round(a * 32767.0).astype(np.int16)
 
 
 def load_audio_file(path: str | os.PathLike[str]) -> tuple[np.ndarray, int]:

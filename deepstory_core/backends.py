@@ -132,7 +132,8 @@ def _fom_animate() -> MotionTransfer:
     from modules.fom.animator import FomAnimator
 
     files = registry.fom_entry().files
-    return FaceCropped(FomAnimator(*load_fom(files[0].path, files[1].path, models.device())))
+    device = models.device()
+    return FaceCropped(FomAnimator(*load_fom(files[0].path, files[1].path, device), device=device))
 
 
 _BUILTIN_CODE = _source_fingerprint("modules.classic", "modules.face")

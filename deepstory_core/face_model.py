@@ -37,6 +37,19 @@ def face_landmarker() -> Any:
     return model
 
 
+FACE_ALIGNMENT_ID = "face:face-alignment"
+
+
+def face_alignment_model() -> Any:
+    """face-alignment's 68-landmark model from the model cache, or None when its weights are not cached (it is
+    never downloaded); a fallback after the face model."""
+    from modules.face.landmarks import load_model, weights_cached
+
+    if not weights_cached():
+        return None
+    return models.load(FACE_ALIGNMENT_ID, lambda: load_model(models.device()))
+
+
 _faces: OrderedDict[str, Any] = OrderedDict()
 _faces_lock = threading.Lock()
 
@@ -53,7 +66,8 @@ def portrait_face(image: np.ndarray, face_box: tuple[float, float, float, float]
             _faces.move_to_end(key)
             return _faces[key]
     landmarker = face_landmarker()
-    geometry = analyze_portrait(arr, landmarker) if face_box is None else geometry_from_box(arr, face_box, landmarker)
+    geometry = (analyze_portrait(arr, landmarker, landmark_model=face_alignment_model()) if face_box is None
+                else geometry_from_box(arr, face_box, landmarker))
     with _faces_lock:
         _faces[key] = geometry
         while len(_faces) > REMEMBERED_FACES:

@@ -42,14 +42,16 @@ def load_portrait_image(project, ref: str, speaker: str | None = None) -> np.nda
     return np.ascontiguousarray(load_portrait(ref, project.uploads_dir, label), dtype=np.uint8)
 
 
-def find_face(portrait: np.ndarray, speaker: str) -> Any:
+def find_face(portrait: np.ndarray, speaker: str = "") -> Any:
     """The portrait's face geometry (the face model, then the fallbacks: `face_model.portrait_face`); an
-    InputError naming the speaker when there is none."""
+    InputError (naming the speaker, if given) when there is none."""
     from .face_model import portrait_face
 
     try:
         return portrait_face(portrait)
     except InputError as err:
+        if not speaker:
+            raise
         raise InputError(f"Portrait of {speaker[:40]!r}: {err}") from err
 
 
@@ -74,11 +76,7 @@ def manual_geometry(project, speaker: str, portrait: np.ndarray) -> Any:
     """The face geometry the user placed by hand in the cast (`CastEntry.face_box`), else None (detect)."""
     entry = project.cast.get(speaker)
     box = getattr(entry, "face_box", None)
-    if box is None:
-        return None
-    from .face_model import portrait_face
-
-    return portrait_face(portrait, tuple(box))
+    return None if box is None else geometry_from_box(portrait, tuple(box))
 
 
 def sda_template() -> np.ndarray:
@@ -142,3 +140,51 @@ def speaker_faces(project, speakers: list[str], base_name: str) -> dict[str, Spe
             faces[speaker] = SpeakerFace(speaker, portrait, portrait_hash, f"aligned:{alignment}:{portrait_hash}",
                                          geometry)
     return faces
+
+
+# -- the Cast page's face panel ----------------------------------------------------------------------------------
+BOX_COLOUR = (0, 220, 90)
+EYE_COLOUR = (255, 200, 0)
+
+
+@dataclass(frozen=True)
+class FacePreview:
+    """What the Cast page shows of a face: the portrait with the box and eyes drawn, and the aligned 128×96 crop."""
+
+    annotated: np.ndarray
+    aligned: np.ndarray | None
+    method: str               # "landmarks", "haar", "manual", "aligned", … (how the face was found)
+    notice: str | None        # a remark on how it was found (e.g. a fallback detector), or None
+
+
+def detect_face(portrait: np.ndarray, speaker: str = "") -> tuple[Any, str | None]:
+    """(geometry, None) when a face is found, else (None, the reason in one sentence)."""
+    try:
+        return find_face(portrait, speaker), None
+    except InputError as err:
+        return None, str(err)
+
+
+def geometry_from_box(portrait: np.ndarray, box: tuple[float, float, float, float]) -> Any:
+    """A face placed by hand: the box (x, y, w, h) in portrait pixels, refined by the face model inside it;
+    InputError for an unusable box."""
+    from .face_model import portrait_face
+
+    return portrait_face(portrait, box)
+
+
+def face_preview(portrait: np.ndarray, geometry: Any) -> FacePreview:
+    """The portrait with the face box and eye points drawn, and the face aligned as the base stage sees it."""
+    from modules.face.align import align_face
+
+    shown = np.ascontiguousarray(portrait).copy()
+    x, y, w, h = (int(round(v)) for v in geometry.box)
+    thickness = max(2, round(max(portrait.shape[:2]) / 200))
+    cv2.rectangle(shown, (x, y), (x + w, y + h), BOX_COLOUR, thickness)
+    for eye in (geometry.left_eye, geometry.right_eye):
+        cv2.circle(shown, (int(round(eye[0])), int(round(eye[1]))), thickness * 2, EYE_COLOUR, -1)
+    try:
+        aligned: np.ndarray | None = align_face(portrait, geometry).image
+    except InputError:
+        aligned = None
+    return FacePreview(shown, aligned, geometry.method, geometry.notice)

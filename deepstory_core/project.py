@@ -93,11 +93,6 @@ class Project:
             raise StorageError(f"{path} has damaged contents ({type(err).__name__}: {err}); a copy was kept as "
                                f"{backup.name}. Fix or delete it.") from err
 
-    @classmethod
-    def open_or_create(cls, root: str | os.PathLike[str], name: str | None = None) -> Project:
-        root = Path(root)
-        return cls.open(root) if (root / PROJECT_FILE).exists() else cls.create(root, name)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "schema": SCHEMA_VERSION,
@@ -196,7 +191,7 @@ class Project:
 
 
 def _sentence_row(sentence: Any) -> dict[str, Any]:
-    if dataclasses.is_dataclass(sentence):
+    if dataclasses.is_dataclass(sentence) and not isinstance(sentence, type):
         row = dataclasses.asdict(sentence)
     else:
         row = dict(sentence)

@@ -27,7 +27,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -325,15 +325,7 @@ def parse_story(text: str, options: ParseOptions = ParseOptions()) -> list[Sente
     return sentences
 
 
-def speakers_in(sentences: Iterable[Sentence]) -> list[str]:
-    """Speakers in order of first appearance."""
-    seen: dict[str, None] = {}
-    for s in sentences:
-        seen.setdefault(s.speaker, None)
-    return list(seen)
-
-
 __all__: Sequence[str] = (
     "MAX_SPEAKER_NAME", "Sentence", "ParseOptions", "parse_story", "iter_sentences", "split_sentences",
-    "split_speaker", "decode_story", "read_story_file", "speakers_in", "trailing_punctuation",
+    "split_speaker", "decode_story", "read_story_file", "trailing_punctuation",
 )

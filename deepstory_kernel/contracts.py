@@ -1,4 +1,4 @@
-"""The contracts between stages and the things that compute them (DESIGN.md, *Stage contracts*).
+"""The contracts between stages and the things that compute them (docs/ARCHITECTURE.md, *Stage contracts*).
 
 Voice, base and motion backends are interchangeable behind these protocols: the built-in base can feed FOM and
 SDA's base can feed the built-in transfer. Arrays only — no file paths — so `modules/` stays layout-free.

@@ -1,7 +1,7 @@
 """The one place that decides where tensors live and in which precision.
 
 CUDA when present, else CPU; `DEEPSTORY_DEVICE=cpu|cuda` overrides. On CPU everything stays float32 (bfloat16 is
-7–9× slower on our CPUs, see ENVIRONMENT.md); autocast to bfloat16 is only offered on CUDA.
+7–9× slower on the CPUs we measured); autocast to bfloat16 is only offered on CUDA.
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import torch
 
@@ -36,6 +37,16 @@ def inference_context(device: torch.device | None = None, fast_precision: bool =
                 yield
 
     return _ctx()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def inference(fn: F) -> F:
+    """The inference context as a decorator, for every network's forward code (functions and generators; a
+    generator runs each step under it, never holding it across a `yield`). FOM, which may add bfloat16 autocast
+    on CUDA, enters `inference_context` per step itself; both are `torch.inference_mode()` underneath."""
+    return torch.inference_mode()(fn)
 
 
 def release_memory() -> None:

@@ -7,15 +7,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 
-import cv2
 import numpy as np
 import streamlit as st
 
 from deepstory_core.cast import CastEntry, complete_cast
-from deepstory_core.identities import load_portrait_image, portrait_ref
+from deepstory_core.identities import detect_face, face_preview, geometry_from_box, load_portrait_image, portrait_ref
 from deepstory_core.portraits import add_portrait_upload, builtin_portraits
 from deepstory_core.project import Project
-from deepstory_kernel.errors import DeepstoryError, InputError
+from deepstory_kernel.errors import DeepstoryError
 from ui.session import open_page
 from ui.widgets import guarded
 
@@ -66,38 +65,21 @@ def _on_builtin(speaker: str, entry: CastEntry, key: str) -> None:
         _save(speaker, CastEntry(entry.voice_id, st.session_state[key]))
 
 
-def _draw_box(image: np.ndarray, geometry) -> np.ndarray:
-    shown = np.ascontiguousarray(image).copy()
-    x, y, w, h = (int(round(v)) for v in geometry.box)
-    thickness = max(2, round(max(image.shape[:2]) / 200))
-    cv2.rectangle(shown, (x, y), (x + w, y + h), (0, 220, 90), thickness)
-    for eye in (geometry.left_eye, geometry.right_eye):
-        cv2.circle(shown, (int(round(eye[0])), int(round(eye[1]))), thickness * 2, (255, 200, 0), -1)
-    return shown
-
-
 def _show_face(image: np.ndarray, geometry, caption: str) -> None:
-    from modules.face.align import align_face
-
+    preview = face_preview(image, geometry)
     shown, crop = st.columns([3, 1])
-    shown.image(_draw_box(image, geometry), caption=caption, width="stretch")
-    aligned = guarded(align_face, image, geometry)
-    if aligned is not None:
-        crop.image(aligned.image, caption="Aligned 128×96", width="stretch")
+    shown.image(preview.annotated, caption=caption, width="stretch")
+    if preview.aligned is not None:
+        crop.image(preview.aligned, caption="Aligned 128×96", width="stretch")
 
 
 def _face_panel(number: int, speaker: str, entry: CastEntry, ref: str, image: np.ndarray) -> None:
     """The detected face (box + aligned crop), or the reason none was found and a manual box to place."""
-    from deepstory_core.face_model import portrait_face
-
     height, width = image.shape[:2]
     problem = None
     geometry = None
     if entry.face_box is None:
-        try:
-            geometry = portrait_face(image)
-        except InputError as err:
-            problem = str(err)
+        geometry, problem = detect_face(image)
     if geometry is not None:
         others = len(geometry.candidates) - 1
         _show_face(image, geometry, f"Face found — {geometry.method_label}"
@@ -116,7 +98,7 @@ def _face_panel(number: int, speaker: str, entry: CastEntry, ref: str, image: np
         w = c3.number_input("width", 8, width, int(min(max(w0, 8), width)), key=_key("box-w", number, speaker))
         h = c4.number_input("height", 8, height, int(min(max(h0, 8), height)), key=_key("box-h", number, speaker))
         box = (float(x), float(y), float(min(w, width - x)), float(min(h, height - y)))
-        placed = guarded(portrait_face, image, box)
+        placed = guarded(geometry_from_box, image, box)
         if placed is not None and manual:
             _show_face(image, placed, "Manual face box")
         left, right = st.columns(2)

@@ -15,9 +15,7 @@ from deepstory_core.audio import (
     resample,
     resampled_length,
     rms_db,
-    to_int16,
     trim_bounds,
-    trim_silence,
 )
 from deepstory_kernel.errors import InputError
 
@@ -50,10 +48,7 @@ def test_trim_removes_silence_and_keeps_the_sound() -> None:
     # frame-based (~46 ms frames): the bounds may keep up to one frame of lead-in/out, never cut the sound
     assert 0 <= sr // 2 - start < 0.06 * sr
     assert 0 <= end - (sr // 2 + sr) < 0.06 * sr
-    trimmed = trim_silence(audio, sr)
-    assert len(trimmed) == end - start
     assert trim_bounds(np.zeros(1000, np.float32), sr) == (0, 0)
-    assert len(trim_silence(np.zeros(1000, np.float32), sr)) == 0
 
 
 def test_normalize_reaches_the_target_and_respects_the_peak_limit() -> None:
@@ -67,12 +62,6 @@ def test_normalize_reaches_the_target_and_respects_the_peak_limit() -> None:
     assert np.max(np.abs(out)) == pytest.approx(0.9, abs=1e-6)
     silent = np.zeros(100, np.float32)
     assert np.array_equal(normalize_loudness(silent), silent)
-
-
-def test_to_int16_clips() -> None:
-    out = to_int16(np.array([0.0, 0.5, 1.0, 1.7, -1.0, -3.0], np.float32))
-    assert out.dtype == np.int16
-    assert out.tolist() == [0, 16384, 32767, 32767, -32767, -32767]
 
 
 @pytest.mark.parametrize("dtype, scale", [(np.int16, 32767), (np.int32, 2**31 - 1), (np.float32, 1.0)])

@@ -164,10 +164,9 @@ def test_manual_box_and_clip_framing(astronaut):
 def test_landmarks_never_load_without_cached_weights(tmp_path, monkeypatch, astronaut):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path))
     import modules.face.landmarks as lm
-    monkeypatch.setattr(lm, "_model", None)
     assert not lm.weights_cached()
+    assert lm.load_model("cpu") is None
     assert detect_landmarks(astronaut) is None
-    assert lm._model is None
 
 
 def test_landmark_geometry_aligns_through_eyes_nose_and_mouth():

@@ -14,6 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from deepstory_kernel.device import inference
+
 from .griffin_lim import spectrogram_to_wav
 from .hparams import DEFAULT_HPARAMS, HParams
 from .ssrn import SSRN
@@ -37,7 +39,7 @@ class MelSynthesis:
     reached_eos: bool          # False when the length cap stopped the loop
 
 
-@torch.inference_mode()
+@inference
 def synthesize_mel(text2mel: Text2Mel, L: torch.Tensor, max_steps: int | None = None, stop_at_eos: bool = True,
                    eos_index: int = DEFAULT_HPARAMS.eos_index) -> MelSynthesis:
     """Decode mel frames for ids L (1, N) until the attention reaches the end symbol (or `max_steps`).
@@ -72,7 +74,7 @@ def synthesize_mel(text2mel: Text2Mel, L: torch.Tensor, max_steps: int | None = 
     return MelSynthesis(mel[:, :, :steps + 1].clone(), attention[:, :, :steps].clone(), attended, reached_eos)
 
 
-@torch.inference_mode()
+@inference
 def mel_to_magnitude(ssrn: SSRN, mel: torch.Tensor) -> np.ndarray:
     """SSRN on the decoded mels → linear magnitudes (T·4, F) float32 on the CPU, laid out like the original's Z[0].T."""
     _, Z = ssrn(mel)

@@ -92,11 +92,12 @@ DETECTORS = ("mediapipe", "face-alignment", "haar")
 
 
 def analyze_portrait(image: np.ndarray, landmarker: FaceLandmarker | None = None,
-                     detectors: tuple[str, ...] = DETECTORS) -> FaceGeometry:
+                     detectors: tuple[str, ...] = DETECTORS, landmark_model: object | None = None) -> FaceGeometry:
     """Find the face: the MediaPipe face model (tiles and upscaling for small faces; several faces → the largest,
     the others listed in `candidates`), then face-alignment's landmarks when its weights are cached, then Haar
     face + eyes. InputError if no face. `landmarker`: the process's cached model (None: a shared default);
-    `detectors`: which of the three to try, in this order (the fallbacks can be run alone)."""
+    `detectors`: which of the three to try, in this order (the fallbacks can be run alone); `landmark_model`:
+    face-alignment's model (`landmarks.load_model`, kept by the caller's model cache), None = skip it."""
     rgb = to_rgb_uint8(image)
     if is_aligned_face(rgb):
         return aligned_geometry()
@@ -107,12 +108,12 @@ def analyze_portrait(image: np.ndarray, landmarker: FaceLandmarker | None = None
         if meshes:
             return geometry_from_mesh(meshes[0], tuple(m.box for m in meshes))
     detection = detect_face(rgb) if "haar" in detectors or "face-alignment" in detectors else None
-    if "face-alignment" in detectors and weights_cached():
-        landmarks = detect_landmarks(rgb, detection.box if detection is not None else None)
+    if "face-alignment" in detectors and landmark_model is not None:
+        landmarks = detect_landmarks(rgb, detection.box if detection is not None else None, landmark_model)
         if landmarks is not None:
             return _geometry_from_landmarks(size, landmarks)
         notice += " face-alignment found no landmarks; using OpenCV's face detector."
-    elif "face-alignment" in detectors:
+    elif "face-alignment" in detectors and not weights_cached():
         notice += " " + FALLBACK_NOTICE
     if detection is None or "haar" not in detectors:
         min_face = max(min_face_px(size), 40)

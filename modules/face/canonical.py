@@ -1,6 +1,6 @@
 """The canonical aligned face frame: 128×96 (H×W), framed like the SDA GRID model's template faces.
 
-Points are (x, y) in pixels of that frame, measured on `shared/samples/grid/face_aligned_128x96.bmp`
+Points are (x, y) in pixels of that frame, measured on the GRID corpus' aligned 128×96 sample face
 (eye centres = darkest pupil pixels after a 1 px blur; mouth = the dark line between the lips and its ends;
 nose tip = midway above the nostrils). Every aligner maps a detected face onto these points; the lip-sync
 animator finds the mouth through them.
@@ -23,5 +23,4 @@ MOUTH_CENTER = (50.0, 90.0)
 CHIN = (50.0, 119.0)
 
 EYES_MID = ((LEFT_EYE[0] + RIGHT_EYE[0]) / 2, (LEFT_EYE[1] + RIGHT_EYE[1]) / 2)
-EYE_DISTANCE = ((RIGHT_EYE[0] - LEFT_EYE[0]) ** 2 + (RIGHT_EYE[1] - LEFT_EYE[1]) ** 2) ** 0.5  # ≈ 37.3 px
 MOUTH_BOX = (28, 78, 44, 28)  # (x, y, w, h): lips plus room for an open jaw, in aligned pixels

@@ -1,21 +1,20 @@
 """face-alignment's 68 landmarks — used ONLY when its weights are already cached, because constructing
 `FaceAlignment` without them downloads from the web (and fails offline with a URLError).
+
+No module-level model: `load_model(device)` builds one and the caller keeps it (deepstory_core's model cache, as
+`face:face-alignment`, so it is listed and evicted like every other model).
 """
 
 from __future__ import annotations
 
 import inspect
-import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 DETECTOR_WEIGHTS = "s3fd-619a316812.pth"
 LANDMARK_WEIGHTS = "2DFAN4-11f355bf06.pth.tar"
-
-_lock = threading.Lock()
-_model: object | None = None
-
 
 def weights_cached() -> bool:
     """True when both weight files sit in the ONE directory torch hub will read (so nothing is downloaded)."""
@@ -33,30 +32,25 @@ def _landmarks_type(module: object) -> object:
     return getattr(kinds, "TWO_D", None) or kinds._2D
 
 
-def _load() -> object | None:
-    global _model
-    with _lock:
-        if _model is None:
-            if not weights_cached():
-                return None
-            import face_alignment
+def load_model(device: Any) -> object | None:
+    """A `FaceAlignment` on `device`, or None when its weights are not cached (never downloads)."""
+    if not weights_cached():
+        return None
+    import face_alignment
 
-            from deepstory_kernel.device import get_device
-
-            kwargs: dict[str, object] = {"device": str(get_device()), "flip_input": False}
-            params = inspect.signature(face_alignment.FaceAlignment.__init__).parameters
-            if "compile" in params:
-                kwargs["compile"] = False        # torch.compile costs ~20 s for one portrait
-            _model = face_alignment.FaceAlignment(_landmarks_type(face_alignment), **kwargs)
-        return _model
+    kwargs: dict[str, object] = {"device": str(device), "flip_input": False}
+    params = inspect.signature(face_alignment.FaceAlignment.__init__).parameters
+    if "compile" in params:
+        kwargs["compile"] = False        # torch.compile costs ~20 s for one portrait
+    return face_alignment.FaceAlignment(_landmarks_type(face_alignment), **kwargs)
 
 
-def detect_landmarks(rgb: np.ndarray, box: tuple[float, float, float, float] | None = None) -> np.ndarray | None:
-    """(68, 2) float32 (x, y) landmarks of the largest face, or None (no weights cached, or no face found).
+def detect_landmarks(rgb: np.ndarray, box: tuple[float, float, float, float] | None = None,
+                     model: object | None = None) -> np.ndarray | None:
+    """(68, 2) float32 (x, y) landmarks of the largest face, or None (no model, or no face found).
 
-    `box` (x, y, w, h), when known, skips face-alignment's own detector.
+    `model`: from `load_model`; `box` (x, y, w, h), when known, skips face-alignment's own detector.
     """
-    model = _load()
     if model is None:
         return None
     faces = None

@@ -23,7 +23,6 @@ from .keypoint_detector import KPDetector
 from .normalize import movement_scale, normalize_kp
 
 FRAME_SIZE = 256        # the vox-256 models work on 256×256 frames
-BASE_PAD = 32           # 128×96 base ×2 = 256×192, padded 32 px left and right
 
 
 @dataclass(frozen=True)
@@ -78,10 +77,7 @@ class FomAnimator:
     """`deepstory_kernel.contracts.MotionTransfer` with FOM: one chunk per `transfer` call."""
 
     def __init__(self, kp_detector: KPDetector, generator: OcclusionAwareGenerator,
-                 options: FomAnimatorOptions = FomAnimatorOptions(), device: torch.device | str | None = None):
-        if device is None:
-            from deepstory_kernel.device import get_device
-            device = get_device()
+                 options: FomAnimatorOptions = FomAnimatorOptions(), *, device: torch.device | str):
         self.device = torch.device(device)
         self.options = options
         self.kp_detector = kp_detector.to(self.device).eval()

@@ -27,12 +27,10 @@ def build_fom(config: FomConfig, device: torch.device | str = "cpu") -> tuple[KP
 
 
 def load_fom(checkpoint_path: str | os.PathLike[str], config_path: str | os.PathLike[str],
-             device: torch.device | str | None = None) -> tuple[KPDetector, OcclusionAwareGenerator]:
-    """(KPDetector, OcclusionAwareGenerator) with the checkpoint's weights, eval mode, on `device` (default: the
-    project device). Raises ModelUnavailableError when the file lacks the two state dicts or their layout differs."""
-    from deepstory_kernel.device import get_device
-
-    device = torch.device(device) if device is not None else get_device()
+             device: torch.device | str) -> tuple[KPDetector, OcclusionAwareGenerator]:
+    """(KPDetector, OcclusionAwareGenerator) with the checkpoint's weights, eval mode, on `device`.
+    Raises ModelUnavailableError when the file lacks the two state dicts or their layout differs."""
+    device = torch.device(device)
     config = load_fom_config(config_path)
     checkpoint = load_checkpoint(checkpoint_path)
     missing = [k for k in ("kp_detector", "generator") if not isinstance(checkpoint, dict) or k not in checkpoint]

@@ -24,6 +24,7 @@ from PIL import Image
 
 from deepstory_kernel.checkpoints import load_checkpoint
 from deepstory_kernel.contracts import PhonemeEvent
+from deepstory_kernel.device import inference
 from deepstory_kernel.media import SAMPLE_RATE, SAMPLES_PER_FRAME
 
 from .align import align_face
@@ -86,7 +87,7 @@ def identity_tensor(identity: np.ndarray, img_size: tuple[int, int]) -> torch.Te
     h, w = img_size
     image = np.ascontiguousarray(identity, dtype=np.uint8)
     if image.shape[:2] != (h, w):
-        image = np.asarray(Image.fromarray(image, "RGB").resize((w, h), Image.BILINEAR))
+        image = np.asarray(Image.fromarray(image, "RGB").resize((w, h), Image.Resampling.BILINEAR))
     x = torch.from_numpy(np.ascontiguousarray(image)).permute(2, 0, 1).float().div(255)
     return x.sub(0.5).div(0.5).unsqueeze(0)
 
@@ -100,11 +101,7 @@ def frames_to_uint8(video_tanh: torch.Tensor) -> np.ndarray:
 class SdaAnimator:
     """`BaseAnimator` backed by a loaded SDA model (e.g. GRID)."""
 
-    def __init__(self, networks: SdaNetworks, device: torch.device | str | None = None,
-                 window: int = DEFAULT_WINDOW) -> None:
-        if device is None:
-            from deepstory_kernel.device import get_device
-            device = get_device()
+    def __init__(self, networks: SdaNetworks, device: torch.device | str, window: int = DEFAULT_WINDOW) -> None:
         self.nets = networks
         self.config = networks.config
         self.device = torch.device(device)
@@ -132,7 +129,7 @@ class SdaAnimator:
         noise = self.draw_noise(num_frames, seed)
         yield from self.generate(speech, identity_tensor(identity, self.config.img_size), noise, num_frames)
 
-    @torch.inference_mode()
+    @inference
     def generate(self, speech: torch.Tensor, frame: torch.Tensor, noise: torch.Tensor,
                  num_frames: int | None = None, window: int | None = None,
                  raw: bool = False, fast: bool = True) -> Iterator[Any]:
@@ -169,10 +166,6 @@ class SdaAnimator:
             yield video if raw else frames_to_uint8(video)
 
 
-def load_sda(path: str | os.PathLike[str], device: torch.device | str | None = None,
-             window: int = DEFAULT_WINDOW) -> SdaAnimator:
-    """Plain loader (the studio wraps it in its own cache): grid.dat → ready `SdaAnimator`."""
-    if device is None:
-        from deepstory_kernel.device import get_device
-        device = get_device()
+def load_sda(path: str | os.PathLike[str], device: torch.device | str, window: int = DEFAULT_WINDOW) -> SdaAnimator:
+    """Plain loader (deepstory_core keeps the result in its model cache): grid.dat → ready `SdaAnimator`."""
     return SdaAnimator(build_networks(load_sda_dict(path), device), device, window)

@@ -56,10 +56,6 @@ class SdaConfig:
         """Audio samples per video frame at the model rate."""
         return int(self.audio_rate / float(self.video_rate))
 
-    @property
-    def window_padding(self) -> int:
-        return self.audio_feat_samples - self.cutting_stride
-
     def audio_conv_layout(self) -> list[tuple[int, int, int]]:
         """(kernel, stride, padding) of every audio conv, the last one being the 'collapse to a code' conv."""
         rate = self.audio_rate

@@ -3,7 +3,7 @@
 Why ctypes and not a subprocess: the wheel ships the library and its data but no `espeak-ng` binary, and
 synchronous synthesis into a callback gives the audio as an array plus word/phoneme events with sample positions.
 
-Traps (see ENVIRONMENT.md): `espeak_Initialize` must get the wheel's data path — with NULL the library calls
+Traps: `espeak_Initialize` must get the wheel's data path — with NULL the library calls
 `exit(1)` and takes the whole process with it — and option 0x8000 (don't exit on errors). espeak-ng is a
 process-wide singleton, so every call goes through one lock. espeak-ng is GPL-3.0.
 
