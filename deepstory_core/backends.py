@@ -38,6 +38,7 @@ class BackendSpec:
     fingerprint: Callable[[], str]      # weights checksum or code version: part of every artifact key
     supports_full_frame: bool = False
     needs_weights: bool = False         # the user brings its files (the registry entry of `backend_id`)
+    honours_style: bool = False         # base: `animate(..., style=MotionStyle)` follows the cast's motion sliders
 
     @property
     def backend_id(self) -> str:

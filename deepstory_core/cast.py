@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from deepstory_kernel.contracts import MotionStyle
 from deepstory_kernel.errors import InputError
 
 LIST_VOICES_HINT = "run `python -m deepstory_core voices` to list the voices"
@@ -49,11 +50,18 @@ class CastEntry:
     voice_id: str
     portrait: str | None = None   # an upload's stored name, a built-in portrait id, or a path given by the user
     face_box: tuple[float, float, float, float] | None = None  # manual face placement (x, y, w, h), portrait px
+    motion: MotionStyle | None = None   # the speaker's motion sliders (None = the default look)
+
+    @property
+    def style(self) -> MotionStyle:
+        return self.motion if self.motion is not None else MotionStyle()
 
     def to_dict(self) -> dict[str, Any]:
         data: dict[str, Any] = {"voice_id": self.voice_id, "portrait": self.portrait}
         if self.face_box is not None:
             data["face_box"] = [float(v) for v in self.face_box]
+        if self.motion is not None and self.motion != MotionStyle():
+            data["motion"] = self.motion.to_dict()
         return data
 
     @classmethod
@@ -61,8 +69,13 @@ class CastEntry:
         portrait = data.get("portrait")
         box = data.get("face_box")
         face_box = tuple(float(v) for v in box) if isinstance(box, (list, tuple)) and len(box) == 4 else None
+        motion = data.get("motion")
+        style = None
+        if isinstance(motion, Mapping):
+            known = set(MotionStyle().to_dict())
+            style = MotionStyle(**{k: float(v) for k, v in motion.items() if k in known})
         return cls(voice_id=str(data["voice_id"]), portrait=None if portrait is None else str(portrait),
-                   face_box=face_box)  # type: ignore[arg-type]
+                   face_box=face_box, motion=style)  # type: ignore[arg-type]
 
 
 def known_voice_ids() -> set[str]:

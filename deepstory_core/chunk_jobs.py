@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from deepstory_kernel.contracts import MotionStyle
 from deepstory_kernel.errors import InputError
 
 from .backends import BackendSpec, backend, require_full_frame
@@ -60,6 +61,7 @@ class ChunkJob:
     clip_key: str
     size: tuple[int, int]        # the clip's (width, height): the same for every chunk of an export
     full_frame: bool
+    style: MotionStyle | None = None   # the speaker's motion sliders, when the base backend follows them
 
     @property
     def index(self) -> int:
@@ -84,18 +86,37 @@ def chunk_jobs(project, plan: StoryPlan, backends: Backends) -> list[ChunkJob]:
     faces = speaker_faces(project, list(dict.fromkeys(chunk.speaker for chunk in plan.chunks)), backends.base.name)
     size = animate_stage.export_size(((f.portrait.shape[1], f.portrait.shape[0]) for f in faces.values()),
                                      backends.full_frame)
+    styles = {speaker: speaker_style(project, speaker, backends.base) for speaker in faces}
     jobs = []
     for chunk in plan.chunks:
         face = faces[chunk.speaker]
         seed = project.seed_for(chunk.content_key)
+        style = styles[chunk.speaker]
         base_key = base_stage.base_key(backend_id=backends.base.backend_id, weights_checksum=backends.base_fingerprint,
                                        audio_key=chunk.content_key, identity_hash=face.identity_hash, seed=seed,
-                                       params={"fps": settings.fps, "sample_rate": settings.sample_rate})
+                                       params=base_params(settings, style))
         clip_key = animate_stage.clip_key(backend_id=backends.animate.backend_id,
                                           weights_checksum=backends.animate_fingerprint, base_key=base_key,
                                           portrait_hash=face.portrait_hash, size=size, full_frame=backends.full_frame)
-        jobs.append(ChunkJob(chunk, face, seed, base_key, clip_key, size, backends.full_frame))
+        jobs.append(ChunkJob(chunk, face, seed, base_key, clip_key, size, backends.full_frame, style))
     return jobs
+
+
+def speaker_style(project, speaker: str, base: BackendSpec) -> MotionStyle | None:
+    """The speaker's motion sliders when the base backend follows them and they differ from the default look
+    (None otherwise: the default look keeps the keys — and the artifacts — it always had)."""
+    style = getattr(project.cast.get(speaker), "motion", None)
+    if not base.honours_style or style is None or style == MotionStyle():
+        return None
+    return style
+
+
+def base_params(settings, style: MotionStyle | None) -> dict:
+    """The base key's parameters: a moved slider changes only that speaker's base keys."""
+    params: dict = {"fps": settings.fps, "sample_rate": settings.sample_rate}
+    if style is not None:
+        params["style"] = style.to_dict()
+    return params
 
 
 def select(jobs: list[ChunkJob], only_chunks: set[int] | None) -> list[ChunkJob]:

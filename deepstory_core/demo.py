@@ -26,6 +26,14 @@ DEMO_CAST = {
 }
 
 
+DEMO_FOLDER = "demo"
+
+
+def is_demo(project) -> bool:
+    """The demo a fresh install opens on (its folder in the projects home)."""
+    return project.root.name == DEMO_FOLDER
+
+
 def create_demo_project(root: str | os.PathLike[str]) -> Project:
     """A project holding the demo story and cast (opened as it is when it already exists there)."""
     root = Path(root)

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from deepstory_kernel.errors import InputError
+from deepstory_kernel.errors import DeepstoryError, InputError
 
 from .project import Project
 from .story import MAX_SPEAKER_NAME, Sentence, trailing_punctuation
@@ -63,6 +64,7 @@ def apply_sentence_table(project: Project, rows: Iterable[Mapping[str, Any]], de
     if not sentences:
         raise InputError("The sentence table is empty: keep at least one sentence with text.")
     project.set_sentences(sentences)
+    project.story_text = story_text_from_sentences(sentences, project.settings.speaker_tags)
     project.save()
     return len(sentences)
 
@@ -81,4 +83,78 @@ def rename_speaker(project: Project, old: str, new: str) -> None:
     entry = project.cast.pop(old, None)
     if entry is not None and new not in project.cast:
         project.cast[new] = entry
+    project.story_text = story_text_from_sentences(project.sentences, project.settings.speaker_tags)
     project.save()
+
+
+def story_text_from_sentences(sentences: Iterable[Sentence], speaker_tags: bool = True) -> str:
+    """The story text that parses back into this table: one line per table line (a new line where a row starts
+    one or the speaker changes), `Speaker: …` when speaker tags are on. The Story box follows the table with it."""
+    lines: list[tuple[str, list[str]]] = []
+    for sentence in sentences:
+        if not lines or sentence.line_start or lines[-1][0] != sentence.speaker:
+            lines.append((sentence.speaker, []))
+        lines[-1][1].append(sentence.text)
+    return "".join((f"{speaker}: " if speaker_tags else "") + " ".join(texts) + "\n" for speaker, texts in lines)
+
+
+def _essence(sentences: Iterable[Sentence]) -> list[tuple[str, str]]:
+    return [(" ".join(s.text.split()), s.speaker) for s in sentences]
+
+
+def edited_rows(project: Project) -> int:
+    """How many rows of the table differ from what parsing the project's story text gives (edits made in the
+    table that a re-parse would throw away)."""
+    from .story import parse_story
+
+    parsed = _essence(parse_story(project.story_text, project.parse_options)) if project.story_text.strip() else []
+    current = _essence(project.sentences)
+    remaining = list(parsed)
+    lost = 0
+    for row in current:
+        if row in remaining:
+            remaining.remove(row)
+        else:
+            lost += 1
+    return lost
+
+
+@dataclass(frozen=True)
+class ParseOutcome:
+    """What pressing Parse story did (or would do): `needs_confirm` means nothing was changed yet."""
+
+    action: str                  # "parsed" | "kept" | "needs_confirm"
+    sentences: int
+    speakers: int
+    edits_lost: int = 0
+
+    @property
+    def message(self) -> str:
+        counts = f"{self.sentences} sentences, {self.speakers} speakers."
+        if self.action == "kept":
+            return f"The story text did not change, so the table and your edits in it are kept ({counts})"
+        if self.action == "needs_confirm":
+            return (f"Parsing replaces the sentence table: {self.edits_lost} row(s) you edited in the table would be "
+                    f"lost. Press **Replace my edits** to parse anyway, or change the text to include them.")
+        return f"Parsed: {counts}"
+
+
+def parse_into_project(project: Project, text: str, replace_edits: bool = False, **options: Any) -> ParseOutcome:
+    """The Story page's Parse: unchanged text and options keep the table (edits included); new text replaces
+    the table, but only after confirmation (`replace_edits`) when that would lose rows edited in the table."""
+    settings = project.settings.with_changes(**options) if options else project.settings
+    same = text == project.story_text and settings == project.settings and bool(project.sentence_rows)
+    if same:
+        return ParseOutcome("kept", len(project.sentence_rows), len(project.speakers()))
+    lost = edited_rows(project) if project.sentence_rows else 0
+    if lost and not replace_edits:
+        return ParseOutcome("needs_confirm", len(project.sentence_rows), len(project.speakers()), lost)
+    previous = project.settings
+    project.settings = settings
+    try:
+        project.set_story(text)
+    except DeepstoryError:
+        project.settings = previous
+        raise
+    project.save()
+    return ParseOutcome("parsed", len(project.sentence_rows), len(project.speakers()), lost)

@@ -43,12 +43,13 @@ def load_portrait_image(project, ref: str, speaker: str | None = None) -> np.nda
 
 
 def find_face(portrait: np.ndarray, speaker: str = "") -> Any:
-    """The portrait's face geometry (the face model, then the fallbacks: `face_model.portrait_face`); an
-    InputError (naming the speaker, if given) when there is none."""
-    from .face_model import portrait_face
+    """The portrait's face geometry (the face model, then the fallbacks: `face_model.portrait_face`, through the
+    studio's lock and no-face memory in `face_check`); an InputError (naming the speaker, if given) when there is
+    none."""
+    from .face_check import analyse_face
 
     try:
-        return portrait_face(portrait)
+        return analyse_face(portrait)
     except InputError as err:
         if not speaker:
             raise
@@ -168,9 +169,9 @@ def detect_face(portrait: np.ndarray, speaker: str = "") -> tuple[Any, str | Non
 def geometry_from_box(portrait: np.ndarray, box: tuple[float, float, float, float]) -> Any:
     """A face placed by hand: the box (x, y, w, h) in portrait pixels, refined by the face model inside it;
     InputError for an unusable box."""
-    from .face_model import portrait_face
+    from .face_check import analyse_face
 
-    return portrait_face(portrait, box)
+    return analyse_face(portrait, box)
 
 
 def face_preview(portrait: np.ndarray, geometry: Any) -> FacePreview:

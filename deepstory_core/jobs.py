@@ -126,6 +126,11 @@ class JobManager:
             thread.start()
             return self._snapshot(self._jobs[key])
 
+    def any_running(self) -> bool:
+        """Whether any project has a job running in this process (the render queue waits for it)."""
+        with self._guard:
+            return any(job.status.running for job in self._jobs.values())
+
     def status(self, project_root: Path) -> JobStatus | None:
         job = self._jobs.get(str(Path(project_root).resolve()))
         return None if job is None else self._snapshot(job)

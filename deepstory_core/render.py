@@ -114,9 +114,13 @@ def render_story(project, progress: ProgressCallback = no_progress, cancel: Canc
     evict_models()
     # 6. export: clips joined by stream copy, soundtrack as AAC, subtitles beside the video
     if selected is None and until is None:
+        from .exported import record_export, story_fingerprint
+
+        fingerprint = story_fingerprint(project)   # what this export shows (the story may change while it runs)
         exported = export_stage.run(project, plan, jobs, Path(out) if out is not None else export_path(project),
                                     progress, cancel)
         result.video, result.subtitles = exported.video, exported.subtitles
+        record_export(exported.video, fingerprint)
     result.elapsed_s = time.monotonic() - started
     return result
 

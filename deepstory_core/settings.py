@@ -33,6 +33,9 @@ class Settings:
     sda_identity: str = "portrait"   # "portrait" (speaker's aligned portrait) | "template" (SDA's template face)
     full_frame: bool = False         # export: paste the animated face back into the full-resolution portrait
     soft_subtitles: bool = False     # export: also embed the subtitles as a track
+    burn_subtitles: bool = False     # export: draw the subtitles into the picture
+    subtitle_size: str = "medium"    # burned-in subtitles: small | medium | large
+    subtitle_position: str = "bottom"  # burned-in subtitles: bottom | top
 
     @property
     def samples_per_frame(self) -> int:

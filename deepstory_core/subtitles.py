@@ -25,7 +25,7 @@ class Cue:
 
 def subtitle_cues(plan, sentences: Sequence) -> list[Cue]:
     """One cue per sentence with speech, in soundtrack order (`plan`: a StoryPlan; `sentences`: the table)."""
-    cues = []
+    cues: list[Cue] = []
     for timing in plan.sentence_times:
         if timing.end_sample <= timing.start_sample:
             continue
@@ -52,6 +52,20 @@ def srt_blocks(cues: Iterable[Cue], sample_rate: int, speaker_prefix: bool = Fal
         text = f"{cue.speaker}: {cue.text}" if speaker_prefix else cue.text
         start, end = samples_to_ms(cue.start_sample, sample_rate), samples_to_ms(cue.end_sample, sample_rate)
         yield f"{cue.index}\n{srt_timestamp(start)} --> {srt_timestamp(end)}\n{text}\n\n"
+
+
+def vtt_timestamp(ms: int) -> str:
+    return srt_timestamp(ms).replace(",", ".")
+
+
+def vtt_text(cues: Iterable[Cue], sample_rate: int, speaker_prefix: bool = False) -> str:
+    """The cues as WebVTT (the format browsers' video players read), same times as the SRT."""
+    blocks = ["WEBVTT\n\n"]
+    for cue in cues:
+        text = f"{cue.speaker}: {cue.text}" if speaker_prefix else cue.text
+        start, end = samples_to_ms(cue.start_sample, sample_rate), samples_to_ms(cue.end_sample, sample_rate)
+        blocks.append(f"{cue.index}\n{vtt_timestamp(start)} --> {vtt_timestamp(end)}\n{text}\n\n")
+    return "".join(blocks)
 
 
 def write_srt(path: str | os.PathLike[str], cues: Iterable[Cue], sample_rate: int,

@@ -14,15 +14,21 @@ from deepstory_core.cast import CastEntry, complete_cast
 from deepstory_core.identities import detect_face, face_preview, geometry_from_box, load_portrait_image, portrait_ref
 from deepstory_core.portraits import add_portrait_upload, builtin_portraits
 from deepstory_core.project import Project
+from deepstory_kernel.contracts import MotionStyle
 from deepstory_kernel.errors import DeepstoryError
-from ui.session import open_page
-from ui.widgets import guarded
+from ui.session import next_step, open_page
+from ui.widgets import guarded, job_button, job_panel, job_running
 
 SAMPLE_TEXT = "Hello! This is how I sound when I tell your story."
 UPLOAD_TYPES = ["png", "jpg", "jpeg", "webp", "bmp"]
 
 project = open_page("Cast")
 speakers = project.speakers()
+busy = job_running(project.root)
+notices: set[str] = set()   # detector notes, shown once for the page (not under every portrait)
+SLIDERS = (("mouth", "Mouth", "How wide the mouth opens."), ("head", "Head motion", "Nods and drift; 0 keeps the head still."),
+           ("blink_rate", "Blink rate", "Blinks per minute, relative to the natural rate."),
+           ("expression", "Expression", "Brows, cheeks and eyes: how lively the face is."))
 
 
 @st.cache_data(show_spinner=False, ttl=60)
@@ -62,7 +68,53 @@ def _on_voice(speaker: str, entry: CastEntry, key: str) -> None:
 
 def _on_builtin(speaker: str, entry: CastEntry, key: str) -> None:
     if st.session_state.get(key):
-        _save(speaker, CastEntry(entry.voice_id, st.session_state[key]))
+        _save(speaker, dataclasses.replace(entry, portrait=st.session_state[key], face_box=None))
+
+
+def _on_motion(speaker: str, entry: CastEntry, number: int) -> None:
+    """Callback of the motion sliders: the speaker's style is saved (part of its base key: only its chunks change)."""
+    values = {name: float(st.session_state.get(_key(f"motion-{name}", number, speaker), 1.0)) for name, *_ in SLIDERS}
+    fresh = guarded(Project.open, project.root)
+    current = fresh.cast.get(speaker, entry) if fresh is not None else entry
+    style = MotionStyle(**values)
+    _save(speaker, dataclasses.replace(current, motion=None if style == MotionStyle() else style))
+
+
+def _preview_work(speaker: str):
+    def work(progress, cancel):
+        from deepstory_core.preview import motion_preview
+
+        return motion_preview(Project.open(project.root), speaker, progress, cancel)
+
+    return work
+
+
+def _motion_panel(number: int, speaker: str, entry: CastEntry) -> None:
+    """Per-speaker motion sliders and a few-second preview of the speaker with them."""
+    from deepstory_core.backends import BASE_BACKENDS
+    from deepstory_core.preview import MOTION_PREVIEW_SECONDS, motion_preview_path
+
+    spec = BASE_BACKENDS.get(project.settings.base_backend)
+    honoured = bool(spec and spec.honours_style)
+    with st.expander("Motion", expanded=entry.motion is not None):
+        if not honoured:
+            st.caption(f"The {project.settings.base_backend} base backend does not follow these controls; they "
+                       "apply with a base backend that does.")
+        cols = st.columns(len(SLIDERS))
+        for col, (name, label, help_text) in zip(cols, SLIDERS):
+            col.slider(label, 0.0, 2.0, float(getattr(entry.style, name)), 0.1, key=_key(f"motion-{name}", number, speaker),
+                       help=help_text + " 1.0 is the default look.", disabled=busy or not honoured,
+                       on_change=_on_motion, args=(speaker, entry, number))
+        path = guarded(motion_preview_path, project, speaker)
+        left, right = st.columns([1, 2], vertical_alignment="center")
+        job_button(left, f"Preview {MOTION_PREVIEW_SECONDS:.0f} s", _key("preview", number, speaker), project.root,
+                   f"Motion preview of {speaker[:30]}", _preview_work(speaker), "cast-job", busy,
+                   disabled=path is None or path.is_file(), icon=":material/play_circle:", width="stretch",
+                   help="Renders a few seconds of this speaker with these settings (base + motion, with sound).")
+        if path is not None and path.is_file():
+            right.video(str(path))
+        elif path is not None:
+            right.caption("No preview for these settings yet.")
 
 
 def _show_face(image: np.ndarray, geometry, caption: str) -> None:
@@ -85,7 +137,7 @@ def _face_panel(number: int, speaker: str, entry: CastEntry, ref: str, image: np
         _show_face(image, geometry, f"Face found — {geometry.method_label}"
                    + (f" (the largest of {others + 1} faces: draw a box to pick another)" if others > 0 else ""))
         if geometry.notice:
-            st.caption(geometry.notice)
+            notices.add(geometry.notice)
     elif problem:
         st.error(problem)
     manual = entry.face_box is not None or problem is not None
@@ -118,6 +170,8 @@ completed = complete_cast(speakers, project.cast, project.settings.default_speak
 portraits = [(info.ref, info.label) for info in builtin_portraits()]
 sr = project.settings.sample_rate
 
+job_panel(project.root, key="cast-job")
+notice_slot = st.container()
 unusable = [v for v in voices if not v.available]
 if unusable:
     with st.expander(f"{len(unusable)} voice(s) unavailable"):
@@ -181,14 +235,21 @@ for number, speaker in enumerate(speakers):
                     stored = guarded(add_portrait_upload, project, upload.getvalue(),
                                      f"The uploaded file {upload.name[:60]!r}", upload.name)
                     if stored and stored != entry.portrait:
-                        entry = CastEntry(entry.voice_id, stored)
+                        entry = dataclasses.replace(entry, portrait=stored, face_box=None)
                         _save(speaker, entry)
                         shown_ref = stored
+                elif is_upload:
+                    st.caption(":material/image: Current portrait: the uploaded image shown below. Upload another "
+                               "to replace it.")
 
             if shown_ref:
                 image = guarded(load_portrait_image, project, shown_ref, speaker)
                 if image is not None:
                     _face_panel(number, speaker, entry, shown_ref, image)
+        _motion_panel(number, speaker, entry)
 
-st.caption("Voices and portraits are saved as you choose them. Speakers without a choice get distinct built-in "
-           "voices and portraits (shown above).")
+for notice in sorted(notices):
+    notice_slot.caption(f":material/info: {notice}")
+st.caption("Voices, portraits and motion are saved as you choose them. Speakers without a choice get distinct "
+           "built-in voices and portraits (shown above).")
+next_step("Cast")

@@ -1,4 +1,5 @@
-"""Export: render whatever is missing and join every chunk into one mp4 (+ srt); play and download the result."""
+"""Export: render whatever is missing and join every chunk into one mp4 (+ SRT and WebVTT subtitles, optionally
+burned in); play and download the result, or queue the render behind others."""
 
 from __future__ import annotations
 
@@ -9,10 +10,14 @@ import streamlit as st
 
 from deepstory_core import render
 from deepstory_core.backends import full_frame_problem
+from deepstory_core.burn_in import POSITIONS, SIZES
+from deepstory_core.demo import is_demo
+from deepstory_core.exported import download_name, safe_export_state
 from deepstory_core.project import Project
-from deepstory_core.stages.export import export_path, subtitles_path
-from ui.session import open_page, scoped_key
-from ui.widgets import job_panel, job_running, save_setting, start_job
+from deepstory_core.render_queue import render_queue
+from deepstory_core.stages.export import subtitles_path, webvtt_path
+from ui.session import next_step, open_page, scoped_key
+from ui.widgets import job_button, job_panel, job_running, save_setting
 
 project = open_page("Export")
 busy = job_running(project.root)
@@ -26,44 +31,76 @@ def _export(root: Path):
     return work
 
 
+def _option(container, widget, label: str, setting: str, **kwargs) -> None:
+    """A project setting edited by a widget (saved when changed)."""
+    key = scoped_key(setting)
+    widget_kwargs = {"disabled": busy, **kwargs}
+    container_call = getattr(container, widget)
+    container_call(label, key=key, on_change=save_setting, args=(project.root, setting, key), **widget_kwargs)
+
+
 full_frame_rule = full_frame_problem(settings.animate_backend)
 full_frame_ok = not full_frame_rule
+st.subheader("Picture")
 c1, c2 = st.columns(2)
-c1.checkbox(
-    "Full frame", value=settings.full_frame, key=scoped_key("full_frame"), disabled=busy or not (full_frame_ok or settings.full_frame),
-    on_change=save_setting, args=(project.root, "full_frame", scoped_key("full_frame")),
-    help="Paste the animated face back into the whole portrait instead of a 256×256 face crop."
-         + ("" if full_frame_ok else " " + full_frame_rule))
-c2.checkbox("Embed subtitles in the mp4", value=settings.soft_subtitles, key=scoped_key("soft_subtitles"), disabled=busy,
-            on_change=save_setting, args=(project.root, "soft_subtitles", scoped_key("soft_subtitles")),
-            help="A .srt file is always written beside the video; this also adds a subtitle track that players "
-                 "can switch on.")
+_option(c1, "checkbox", "Full frame", "full_frame", value=settings.full_frame,
+        disabled=busy or not (full_frame_ok or settings.full_frame),
+        help="Paste the animated face back into the whole portrait instead of a 256×256 face crop."
+             + ("" if full_frame_ok else " " + full_frame_rule))
 if settings.full_frame and not full_frame_ok:
     st.warning(f"{full_frame_rule} Untick it or change the animate backend.")
+
+st.subheader("Subtitles")
+st.caption("An .srt and a WebVTT (.vtt) file are always written beside the video.")
+s1, s2, s3, s4 = st.columns(4)
+_option(s1, "checkbox", "Embed as a track", "soft_subtitles", value=settings.soft_subtitles,
+        help="Adds a subtitle track to the mp4 that players can switch on.")
+_option(s2, "checkbox", "Burn into the picture", "burn_subtitles", value=settings.burn_subtitles,
+        help="Draws the subtitles into the video itself (always visible; the export re-encodes the video once).")
+_option(s3, "selectbox", "Size", "subtitle_size", options=list(SIZES), index=list(SIZES).index(settings.subtitle_size),
+        disabled=busy or not settings.burn_subtitles)
+_option(s4, "selectbox", "Position", "subtitle_position", options=list(POSITIONS),
+        index=list(POSITIONS).index(settings.subtitle_position), disabled=busy or not settings.burn_subtitles)
+
 st.caption(f"Backends: base **{settings.base_backend}**, animate **{settings.animate_backend}** "
            "(change them on the Base and Animate pages). Chunks already rendered are reused.")
-if st.button("Export video", key="export", type="primary", disabled=busy, icon=":material/movie:"):
-    if start_job(project.root, "export", _export(project.root)):
-        st.rerun()
+state = safe_export_state(project, render.export_path(project))
+b1, b2 = st.columns([1, 1])
+label = "Render the demo" if is_demo(project) and state == "none" else "Export video"
+job_button(b1, label, "export", project.root, "Export", _export(project.root), "export-job", busy,
+           type="primary", icon=":material/movie:", width="stretch",
+           help="Renders every missing voice, base and clip, then joins them into one video.")
+if b2.button("Add to the render queue", key="queue_add", icon=":material/queue:", width="stretch",
+             help="Renders this project after the renders queued before it (see the sidebar)."):
+    render_queue().add(project.root, project.name)
+    st.toast(f"“{project.name}” is in the render queue.")
 job_panel(project.root, key="export-job")
 
-video = export_path(project)
-srt = subtitles_path(video)
+video = render.export_path(project)
+srt, vtt = subtitles_path(video), webvtt_path(video)
 if video.is_file():
     st.subheader("Result")
     made = time.strftime("%Y-%m-%d %H:%M", time.localtime(video.stat().st_mtime))
-    st.caption(f"{video.name} · {video.stat().st_size / 2**20:.1f} MB · exported {made}")
+    st.caption(f"{download_name(project, 'mp4')} · {video.stat().st_size / 2**20:.1f} MB · exported {made}")
     player, side = st.columns([3, 2])
-    player.video(str(video), subtitles={"English": str(srt)} if srt.is_file() else None)
+    player.video(str(video), subtitles={"English": str(vtt if vtt.is_file() else srt)} if srt.is_file() else None)
     side.download_button("Download mp4", icon=":material/download:",
-                         data=lambda path=video: path.read_bytes(),  # read on click, not on every rerun
-                         file_name=f"{project.root.name}.mp4", mime="video/mp4", key="download_mp4",
+                         data=video.read_bytes,  # read on click, not on every rerun
+                         file_name=download_name(project, "mp4"), mime="video/mp4", key="download_mp4",
                          width="stretch")
     if srt.is_file():
         subtitles = srt.read_text(encoding="utf-8")
-        side.download_button("Download srt", icon=":material/subtitles:", data=subtitles.encode("utf-8"),
-                             file_name=f"{project.root.name}.srt", mime="application/x-subrip",
-                             key="download_srt", width="stretch")
-        side.code(subtitles[:4000], language=None, height=300)
+        d1, d2 = side.columns(2)
+        d1.download_button("Download srt", icon=":material/subtitles:", data=subtitles.encode("utf-8"),
+                           file_name=download_name(project, "srt"), mime="application/x-subrip",
+                           key="download_srt", width="stretch")
+        if vtt.is_file():
+            d2.download_button("Download vtt", icon=":material/subtitles:", data=vtt.read_bytes(),
+                               file_name=download_name(project, "vtt"), mime="text/vtt", key="download_vtt",
+                               width="stretch")
+        side.code(subtitles[:4000], language=None, height=300, wrap_lines=True)
 elif not busy:
-    st.info("Nothing exported yet: press **Export video**.")
+    st.info("Nothing exported yet: press **" + label + "**" +
+            (" — the demo story, cast and voices are ready, nothing to download." if label == "Render the demo"
+             else "."))
+next_step("Export")

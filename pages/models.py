@@ -1,4 +1,5 @@
-"""Models: every backend the studio knows — ready, or missing with exactly which file goes where."""
+"""Models: every backend the studio knows — ready, or missing with exactly which file goes where (absolute paths;
+files that are already there, like the shipped vox-256.yaml, are marked present rather than listed as needed)."""
 
 from __future__ import annotations
 
@@ -7,10 +8,14 @@ import streamlit as st
 from deepstory_core import registry
 from ui.session import ensure_frame
 
-ensure_frame()  # see ui.session.ensure_frame
+ensure_frame("Models")  # see ui.session.ensure_frame
 st.header("Models")
 st.caption("Missing weights are a normal state: the built-in backends work without any download. Put the files "
            "exactly where the table says, then press **Check again**.")
+st.markdown(f"Model folder: `{registry.data_dir().resolve()}` (set `DEEPSTORY_DATA` to use another) · "
+            f"face-alignment weights: `{registry.torch_hub_checkpoints()}`")
+st.caption("`<voice>` in a DC-TTS path stands for a folder you name after the voice (e.g. `data/dctts/lj/`); each "
+           "such folder becomes a voice called `dctts:<folder name>`.")
 
 if st.button("Check again", key="recheck"):
     registry.clear_cache()
@@ -25,14 +30,20 @@ except Exception as err:  # a bug in a check must not hide the whole page
     st.error(f"Could not check the models: {type(err).__name__}: {err}")
     st.stop()
 
+
+def _needed(entry) -> list:
+    """The files still to put in place (a file already there — e.g. the shipped config — is not asked for)."""
+    return [f for f in entry.files if not f.path.is_file()]
+
+
 rows = [{"status": _ICONS.get(result.status, result.status), "stage": entry.stage, "model": entry.title,
-         "file(s)": ", ".join(registry._display(f.path) for f in entry.files) or "—"}
+         "file(s) needed": ", ".join(str(f.path) for f in _needed(entry)) or ("—" if entry.builtin else "all present")}
         for entry, result in checks]
-st.dataframe(rows, hide_index=True, width="stretch",
+st.dataframe(rows, hide_index=True, width="stretch", height=38 + 35 * len(rows),   # every row shown, none cut off
              column_config={"status": st.column_config.TextColumn(width="small"),
                             "stage": st.column_config.TextColumn(width="small"),
                             "model": st.column_config.TextColumn(width="medium"),
-                            "file(s)": st.column_config.TextColumn(width="large")})
+                            "file(s) needed": st.column_config.TextColumn(width="large")})
 
 st.subheader("What to do")
 for entry, result in checks:
@@ -41,7 +52,9 @@ for entry, result in checks:
     with st.expander(f"{_MARKS.get(result.status, ':red[:material/error:]')} {entry.title} — "
                      f"{_ICONS.get(result.status, result.status)}", expanded=not result.ready):
         for model_file in entry.files:
-            st.markdown(f"- `{registry._display(model_file.path)}` — {model_file.what}")
+            present = model_file.path.is_file()
+            mark = ":green[present]" if present else ":orange[needed]"
+            st.markdown(f"- {mark} `{model_file.path}` — {model_file.what}")
         if entry.source:
             st.caption(f"Source: {entry.source}" + (f" · see `{entry.readme}`" if entry.readme else ""))
         if not result.ready:

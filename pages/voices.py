@@ -11,8 +11,8 @@ from deepstory_core import render
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import load_sentence_audio, plan_from_ready, sentence_audio
 from deepstory_core.timeline import plan_rows, timeline_svg
-from ui.session import open_page, scoped_key
-from ui.widgets import guarded, job_panel, job_running, start_job
+from ui.session import next_step, open_page, scoped_key
+from ui.widgets import guarded, job_button, job_panel, job_running, start_job
 
 PER_PAGE = 15
 
@@ -36,10 +36,9 @@ ready = sum(row.ready for row in rows)
 
 left, right = st.columns([3, 1], vertical_alignment="center")
 left.progress(ready / len(rows), text=f"{ready} of {len(rows)} sentences have audio")
-if right.button("Synthesise all", key="synthesise_all", type="primary", icon=":material/graphic_eq:", disabled=busy or ready == len(rows),
-                width="stretch"):
-    if start_job(project.root, "voices", _synthesise_all(project.root)):
-        st.rerun()
+job_button(right, "Synthesise all", "synthesise_all", project.root, "Voices", _synthesise_all(project.root),
+           "voices-job", busy, disabled=ready == len(rows), type="primary", icon=":material/graphic_eq:",
+           width="stretch")
 job_panel(project.root, key="voices-job")
 
 plan = plan_from_ready(project, rows)
@@ -51,9 +50,11 @@ with st.form("cut_size_form", border=False):
     c1, c2 = st.columns([2, 1], vertical_alignment="bottom")
     seconds = c1.number_input(
         "Cut size (seconds)", min_value=1.0, max_value=600.0, step=1.0,
-        value=float(round(project.settings.cut_size_seconds, 1)), key=scoped_key("cut_size_seconds"), format="%.1f",
+        value=float(round(project.settings.cut_size_seconds)), key=scoped_key("cut_size_seconds"), format="%.0f",
         help="A speaker's chunk is closed once it holds more than this much audio (a chunk is never cut inside a "
              "sentence). Shorter chunks: more, smaller clips to render and retry.")
+    c1.caption(f"Now {project.settings.cut_size_seconds:.0f} s ({project.settings.cut_size:,} samples at "
+               f"{sr:,} Hz).")
     if c2.form_submit_button("Apply cut size", disabled=busy, width="stretch"):
         new_cut = int(round(seconds * sr))
         if new_cut != project.settings.cut_size:
@@ -66,7 +67,12 @@ if plan is None:
 else:
     st.markdown(timeline_svg(plan.chunks, sr), unsafe_allow_html=True)
     st.caption(f"{len(plan.chunks)} chunks · {plan.duration:.1f} s in all")
-    st.dataframe(plan_rows(plan.chunks, sr, project.sentences), hide_index=True, width="stretch")
+    rows_table = plan_rows(plan.chunks, sr, project.sentences)
+    if len(rows_table) <= 30:
+        st.table(rows_table)   # a static table wraps long first sentences instead of clipping them
+    else:
+        st.dataframe(rows_table, hide_index=True, width="stretch",
+                     column_config={"begins with": st.column_config.TextColumn(width="large")})
 
 # -- sentences ----------------------------------------------------------------------------------------------------
 st.subheader("Sentences")
@@ -82,9 +88,13 @@ for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
             if audio is not None:
                 audio_col.audio(audio, sample_rate=sr)
         else:
-            audio_col.caption("no audio yet")
-        if button_col.button("Re-synthesise", key=f"resynth-{row.index}", icon=":material/refresh:", width="stretch", disabled=busy or row.key is None,
-                             help="Synthesise this sentence again (its chunk is re-rendered next time)."):
+            audio_col.caption("no audio yet — **Synthesise all** makes it")
+        if row.ready and button_col.button(
+                "Re-synthesise", key=f"resynth-{row.index}", icon=":material/refresh:", width="stretch",
+                disabled=busy or row.key is None,
+                help="Synthesise this sentence again (its chunk is re-rendered next time)."):
             guarded(render.forget_sentence, project, row)
-            if start_job(project.root, "voices", _synthesise_all(project.root)):
+            if start_job(project.root, "Voices", _synthesise_all(project.root), origin="voices-job"):
                 st.rerun()
+
+next_step("Voices")

@@ -16,16 +16,19 @@ import cv2
 import numpy as np
 
 from deepstory_core.backends import BackendSpec, register_backend
-from deepstory_kernel.contracts import Speech
+from deepstory_kernel.contracts import MotionStyle, Speech
 from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE, SAMPLES_PER_FRAME
 
 LOADS = {"base": 0, "animate": 0}
 
 
 class CheapBase:
-    """Frame t = identity brightened by the audio's RMS in frame t, plus a seeded per-chunk offset."""
+    """Frame t = identity brightened by the audio's RMS in frame t (× the style's mouth amplitude), plus a seeded
+    per-chunk offset."""
 
-    def animate(self, audio: np.ndarray, identity: np.ndarray, seed: int, phonemes: Sequence = ()) -> Iterator[np.ndarray]:
+    def animate(self, audio: np.ndarray, identity: np.ndarray, seed: int, phonemes: Sequence = (),
+                style: MotionStyle | None = None) -> Iterator[np.ndarray]:
+        mouth = 1.0 if style is None else style.mouth
         delay = float(os.environ.get("DEEPSTORY_TEST_BATCH_DELAY", "0"))
         frames = len(audio) // SAMPLES_PER_FRAME
         offset = np.random.default_rng(seed).integers(0, 40)
@@ -33,7 +36,7 @@ class CheapBase:
             stop = min(frames, start + 8)
             block = np.asarray(audio[start * SAMPLES_PER_FRAME: stop * SAMPLES_PER_FRAME]).reshape(stop - start, -1)
             rms = np.sqrt((block.astype(np.float32) ** 2).mean(axis=1))
-            lift = (np.minimum(rms * 600, 120) + offset).astype(np.int16)
+            lift = (np.minimum(rms * 600 * mouth, 120) + offset).astype(np.int16)
             batch = np.clip(identity[None].astype(np.int16) + lift[:, None, None, None], 0, 255).astype(np.uint8)
             if delay:
                 time.sleep(delay)
@@ -86,7 +89,7 @@ def _load_motion() -> CheapMotion:
 
 
 def register() -> None:
-    register_backend(BackendSpec("base", "cheap", _load_base, lambda: "cheap-base-1"))
+    register_backend(BackendSpec("base", "cheap", _load_base, lambda: "cheap-base-1", honours_style=True))
     register_backend(BackendSpec("animate", "cheap", _load_motion, lambda: "cheap-motion-1", supports_full_frame=True))
 
 

@@ -208,9 +208,13 @@ def test_cancel_between_batches_keeps_finished_chunks(tmp_path):
     project = _project(tmp_path / "p", 6)
     cancel = threading.Event()
 
-    def progress(event):
-        if event.stage == "animate" and event.done == 2:
-            cancel.set()  # the user presses stop while the third clip renders
+    started: list[str] = []
+
+    def progress(event):   # progress counts frames; a chunk's start is announced with its message
+        if event.stage == "animate" and event.message.startswith("chunk") and event.message not in started:
+            started.append(event.message)
+            if len(started) == 3:
+                cancel.set()  # the user presses stop while the third clip renders
 
     with pytest.raises(Cancelled):
         _render(project, progress=progress, cancel=cancel)

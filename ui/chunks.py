@@ -11,8 +11,8 @@ import streamlit as st
 from deepstory_core import backends, render
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import sentence_audio
-from ui.session import open_page, scoped_key
-from ui.widgets import guarded, job_panel, job_running, save_setting, start_job
+from ui.session import next_step, open_page, scoped_key
+from ui.widgets import guarded, job_button, job_panel, job_running, save_setting
 
 PER_PAGE = 10
 _LABELS = {"builtin": "Built-in (no download)", "sda": "SDA (Speech-Driven Animation)",
@@ -106,17 +106,16 @@ def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, bus
                      if view.stage == "animate" and status.base else ":gray[:material/radio_button_unchecked: not rendered]")
             st.caption(f"{status.num_frames / 25:.1f} s · {status.num_frames} frames · seed {status.seed} · {state}")
         with right:
-            if st.button("Render", key=f"{view.stage}-render-{status.index}", disabled=busy or done, icon=":material/play_arrow:",
-                         width="stretch"):
-                if start_job(project.root, f"{view.stage} chunk {status.index + 1}",
-                             _chunk_work(project.root, status.index, view.stage, retry=False)):
-                    st.rerun()
-            if st.button("Retry (new seed)", key=f"{view.stage}-retry-{status.index}", disabled=busy, icon=":material/casino:",
-                         width="stretch", help="Draws a new seed for this chunk and renders it again; "
-                                                        "the other chunks are kept."):
-                if start_job(project.root, f"{view.stage} retry chunk {status.index + 1}",
-                             _chunk_work(project.root, status.index, view.stage, retry=True)):
-                    st.rerun()
+            origin = f"{view.stage}-job"
+            job_button(st, "Render", f"{view.stage}-render-{status.index}", project.root,
+                       f"{view.title} of chunk {status.index + 1}",
+                       _chunk_work(project.root, status.index, view.stage, retry=False), origin, busy,
+                       disabled=done, icon=":material/play_arrow:", width="stretch")
+            job_button(st, "Retry (new seed)", f"{view.stage}-retry-{status.index}", project.root,
+                       f"{view.title} retry of chunk {status.index + 1}",
+                       _chunk_work(project.root, status.index, view.stage, retry=True), origin, busy,
+                       icon=":material/casino:", width="stretch",
+                       help="Draws a new seed for this chunk and renders it again; the other chunks are kept.")
 
 
 def stage_page(view: StageView, intro: str) -> None:
@@ -125,6 +124,7 @@ def stage_page(view: StageView, intro: str) -> None:
     busy = job_running(project.root)
     backend_picker(project, view)
     job_panel(project.root, key=f"{view.stage}-job")
+    face_problems(project)
 
     missing = _voices_missing(project)
     if missing < 0:
@@ -139,10 +139,9 @@ def stage_page(view: StageView, intro: str) -> None:
     top_left, top_right = st.columns([3, 1], vertical_alignment="center")
     if statuses:
         top_left.progress(done / len(statuses), text=f"{done} of {len(statuses)} chunks rendered")
-    if top_right.button("Render all", key=f"{view.stage}-render-all", type="primary", disabled=busy, icon=":material/movie_edit:",
-                        width="stretch"):
-        if start_job(project.root, f"{view.stage} all", _render_all_work(project.root, view)):
-            st.rerun()
+    job_button(top_right, "Render all", f"{view.stage}-render-all", project.root, f"{view.title}: render all",
+               _render_all_work(project.root, view), f"{view.stage}-job", busy, type="primary",
+               icon=":material/movie_edit:", width="stretch")
     if not statuses:
         st.stop()
     pages = max(1, -(-len(statuses) // PER_PAGE))
@@ -151,4 +150,16 @@ def stage_page(view: StageView, intro: str) -> None:
         page = st.number_input(f"Page (of {pages}, {PER_PAGE} chunks each)", 1, pages, 1, key=scoped_key(f"{view.stage}-page"))
     for status in statuses[(page - 1) * PER_PAGE: page * PER_PAGE]:
         chunk_row(project, status, view, busy)
+    next_step(view.title)
+
+
+def face_problems(project: Project) -> bool:
+    """Flag every speaker whose portrait has no usable face before anything is rendered; True when one has none."""
+    from deepstory_core.face_check import check_cast
+
+    problems = [check for check in check_cast(project) if not check.ok]
+    for check in problems:
+        st.error(f"{check.problem} Fix it on the **Cast** page (another portrait, or place the face by hand) "
+                 "before rendering.", icon=":material/face_retouching_off:")
+    return bool(problems)
 

@@ -19,7 +19,8 @@ def _last_project_file() -> Path:
     return projects_root() / _LAST_FILE
 
 
-_KEEP_ON_SWITCH = {"project_select", "new_project_name", "studio_frame_ran", "startup_error", "sidebar_error"}
+_KEEP_ON_SWITCH = {"project_select", "new_project_name", "studio_frame_ran", "startup_error", "sidebar_error",
+                   "sidebar_success", "project_name_edit", "project_name_for"}
 
 
 def remember(root: Path) -> None:
@@ -61,9 +62,9 @@ def current_root() -> Path | None:
 def _create_demo() -> Path | None:
     """A fresh install opens on the built-in demo story, ready to render."""
     try:
-        from deepstory_core.demo import create_demo_project
+        from deepstory_core.demo import DEMO_FOLDER, create_demo_project
 
-        project = create_demo_project(projects_root() / "demo")
+        project = create_demo_project(projects_root() / DEMO_FOLDER)
     except (DeepstoryError, ImportError) as err:
         st.session_state["startup_error"] = str(err)
         return None
@@ -95,15 +96,52 @@ def require_project() -> Project:
 def open_page(title: str, intro: str = "", needs_sentences: bool = True) -> Project:
     """The top of every project page: frame check, header, the project — or a hint and a stop when the page
     has nothing to work on yet."""
-    ensure_frame()
+    ensure_frame(title)
     st.header(title)
     if intro:
         st.caption(intro)
     project = require_project()
+    stale_export_notice(project, title)
     if needs_sentences and not project.sentence_rows:
         st.info("The project has no sentences yet: paste a story on the **Story** page first.")
         st.stop()
     return project
+
+
+def stale_export_notice(project: Project, title: str) -> None:
+    """On every page: say when the exported video no longer shows the story as it is now."""
+    from deepstory_core.exported import safe_export_state
+    from deepstory_core.render import export_path
+
+    if safe_export_state(project, export_path(project)) == "stale":
+        where = "press **Export video** below" if title == "Export" else "export again on the **Export** page"
+        st.warning("The exported video no longer matches the story (sentences, cast or settings changed since "
+                   f"it was made): {where}.", icon=":material/update:")
+
+
+NEXT_STEPS = {
+    "Story": ("Cast", "choose each speaker's voice and portrait"),
+    "Cast": ("Voices", "synthesise every sentence and see the chunk plan"),
+    "Voices": ("Base", "render each chunk's talking face"),
+    "Base": ("Animate", "move each speaker's portrait with its base"),
+    "Animate": ("Export", "join the clips into one video with subtitles"),
+    "Export": (None, "download the video and subtitles above, or change the story and export again"),
+}
+
+
+def next_step(title: str) -> None:
+    """Every page ends by saying what comes next (and links there)."""
+    target, what = NEXT_STEPS.get(title, (None, ""))
+    if not what:
+        return
+    st.divider()
+    if target is None:
+        st.markdown(f":material/flag: **Done?** Then {what}.")
+        return
+    left, right = st.columns([4, 1], vertical_alignment="center")
+    left.markdown(f":material/arrow_forward: **Next: {target}** — {what}.")
+    if right.button(f"Go to {target}", key=f"next-{title}", width="stretch"):
+        st.switch_page(f"pages/{target.lower()}.py")
 
 
 def new_project(name: str) -> Project:
@@ -120,12 +158,25 @@ def mark_frame() -> None:
     st.session_state[_FRAME_KEY] = True
 
 
-def ensure_frame() -> None:
-    """First thing on every page. On a freshly started server whose first request is a page's URL, Streamlit's
-    automatic `pages/` discovery runs the page file alone (no sidebar, no model cache); send it through
-    studio.py, which installs `st.navigation` for the rest of the session."""
+_RETURN_KEY = "studio_return_page"
+
+
+def ensure_frame(title: str = "") -> None:
+    """First thing on every page. On a freshly started server whose first request is a page's URL (a new tab,
+    or an open tab after a server restart), Streamlit's automatic `pages/` discovery runs the page file alone (no
+    sidebar, no model cache); send it through studio.py, which installs `st.navigation` and comes back here."""
     if not st.session_state.get(_FRAME_KEY):
+        if title:
+            st.session_state[_RETURN_KEY] = title
         st.switch_page("studio.py")
+
+
+def return_to_requested_page(pages: list) -> None:
+    """studio.py, after `st.navigation`: back to the page the tab was on (see `ensure_frame`)."""
+    title = st.session_state.pop(_RETURN_KEY, None)
+    for page in pages:
+        if title and page.title == title:
+            st.switch_page(page)
 
 
 def scoped_key(name: str, root: Path | str | None = None) -> str:

@@ -47,15 +47,46 @@ def save_setting(root: Path, setting: str, key: str) -> None:
         project.save()
 
 
-def start_job(project_root: Path, kind: str, work: JobFunction) -> bool:
-    """Start background work for the project; says so in the page when another job is running."""
+_ORIGIN = "job_origin"
+_START_WARNING = "job_start_warning"
+
+
+def start_job(project_root: Path, kind: str, work: JobFunction, origin: str = "") -> bool:
+    """Start background work for the project; says so in the page when another job is running. `origin`: the
+    job panel key of the page that started it (its outcome is shown there only)."""
     try:
         job_manager().start(project_root, kind, work)
     except DeepstoryError as err:
         st.warning(str(err))
         return False
     st.session_state.pop(_SEEN_FINISHED, None)
+    st.session_state[_ORIGIN] = origin
     return True
+
+
+def _start_from_click(project_root: Path, kind: str, work: JobFunction, origin: str) -> None:
+    """A button's callback (runs before the script, so the page is drawn with the button already disabled). A
+    second click of the same button while its job runs — a double-click — is ignored instead of refused."""
+    status = job_manager().status(project_root)
+    if status is not None and status.running and status.kind == kind:
+        return
+    try:
+        job_manager().start(project_root, kind, work)
+    except DeepstoryError as err:
+        st.session_state[_START_WARNING] = str(err)
+        return
+    st.session_state.pop(_SEEN_FINISHED, None)
+    st.session_state[_ORIGIN] = origin
+
+
+def job_button(container: Any, label: str, key: str, project_root: Path, kind: str, work: JobFunction,
+               origin: str, busy: bool, **kwargs: Any) -> None:
+    """A button that starts a background job; disabled while any job of the project runs."""
+    disabled = bool(kwargs.pop("disabled", False)) or busy
+    container.button(label, key=key, disabled=disabled, on_click=_start_from_click,
+                     args=(project_root, kind, work, origin), **kwargs)
+    if warning := st.session_state.pop(_START_WARNING, None):
+        st.warning(warning)
 
 
 def job_running(project_root: Path) -> bool:
@@ -77,7 +108,7 @@ def job_panel(project_root: Path, key: str) -> None:
             return
         if status.running:
             event = status.progress
-            label = f"{status.kind}: {event.message}" if event and event.message else f"{status.kind}: starting…"
+            label = event.label() if event else f"{status.kind}: starting…"
             st.progress(event.fraction if event else 0.0, text=label)
             if st.button("Cancel", key=f"{key}-cancel", help="Stops after the current batch; finished work is kept."):
                 job_manager().cancel(project_root)
@@ -88,6 +119,9 @@ def job_panel(project_root: Path, key: str) -> None:
             st.session_state[_SEEN_FINISHED] = True
             st.rerun()  # full rerun: the page shows what the job made
         kind = status.kind[:1].upper() + status.kind[1:]
+        origin = st.session_state.get(_ORIGIN)
+        if status.state == "done" and origin != key and not (origin is None and key == "export-job"):
+            return   # a success is told on the page that started the job, not on every page
         message, dismiss = st.columns([6, 1], vertical_alignment="center")
         if status.state == "failed":
             message.error(status.error or "The job failed.")

@@ -9,7 +9,7 @@ stream copy; frames of another size (full-frame portraits of different sizes) ar
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -95,6 +95,7 @@ def write_animated_clip(
     full_frame: bool = False,
     cancel: CancelToken | None = None,
     geometry: Any = None,
+    on_frames: Callable[[int], None] | None = None,
 ) -> int:
     """Animate `portrait` with `base_frames` (T, 128, 96, 3) — e.g. a memmap — into an mp4 at `destination`.
     `geometry`: the face placed by hand (backends that take one, like the built-in transfer, use it)."""
@@ -102,7 +103,10 @@ def write_animated_clip(
     with ClipWriter(destination, size) as writer:
         for batch in batches:
             batch = np.asarray(batch, dtype=np.uint8)
-            writer.write(fit_frames(batch if batch.ndim == 4 else batch[None], size))
+            batch = batch if batch.ndim == 4 else batch[None]
+            writer.write(fit_frames(batch, size))
+            if on_frames is not None:
+                on_frames(len(batch))
     if writer.frames_written != len(base_frames):
         Path(destination).unlink(missing_ok=True)
         raise RuntimeError(f"motion transfer gave {writer.frames_written} frames for {len(base_frames)} base frames")
@@ -111,10 +115,11 @@ def write_animated_clip(
 
 def render_clip(store: ArtifactStore, key: str, base_frames: np.ndarray, motion: MotionTransfer,
                 portrait: np.ndarray, size: tuple[int, int], full_frame: bool = False,
-                cancel: CancelToken | None = None, geometry: Any = None) -> Path:
+                cancel: CancelToken | None = None, geometry: Any = None,
+                on_frames: Callable[[int], None] | None = None) -> Path:
     """Compute one chunk's clip into the store under `key` (callers check `exists` first)."""
     path = store.path(STAGE, key, EXT)
-    write_animated_clip(path, base_frames, motion, portrait, size, full_frame, cancel, geometry)
+    write_animated_clip(path, base_frames, motion, portrait, size, full_frame, cancel, geometry, on_frames)
     return path
 
 
@@ -123,11 +128,11 @@ def run(project, jobs: Sequence[ChunkJob], spec: BackendSpec, progress: Progress
     """The animate stage of a render: every job's clip that is not on disk yet, the model loaded once."""
     store = project.store
 
-    def render_one(motion: Any, job: ChunkJob) -> None:
+    def render_one(motion: Any, job: ChunkJob, on_frames: Callable[[int], None]) -> None:
         if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT):
             raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
         render_clip(store, job.clip_key, base_stage.read_base(store, job.base_key), motion, job.face.portrait,
-                    job.size, job.full_frame, cancel, geometry=job.face.face())
+                    job.size, job.full_frame, cancel, geometry=job.face.face(), on_frames=on_frames)
 
     return run_chunks(NAME, spec, jobs, lambda job: store.exists(STAGE, job.clip_key, EXT), render_one, progress,
                       cancel, base_stage.describe)

@@ -10,13 +10,13 @@ from __future__ import annotations
 import errno
 import hashlib
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deepstory_kernel.contracts import BaseAnimator, PhonemeEvent
+from deepstory_kernel.contracts import BaseAnimator, MotionStyle, PhonemeEvent
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import BASE_SHAPE, SAMPLES_PER_FRAME
 
@@ -58,8 +58,11 @@ def write_base_frames(
     phonemes: Sequence[PhonemeEvent] = (),
     samples_per_frame: int = SAMPLES_PER_FRAME,
     cancel: CancelToken | None = None,
+    on_frames: Callable[[int], None] | None = None,
+    style: MotionStyle | None = None,
 ) -> int:
-    """Stream the animator's batches into `destination` (atomic); returns the number of frames (T)."""
+    """Stream the animator's batches into `destination` (atomic); returns the number of frames (T).
+    `on_frames(n)` is told after each batch (frame-level progress inside a chunk)."""
     audio = np.asarray(audio, dtype=np.float32)
     if audio.ndim != 1 or len(audio) == 0 or len(audio) % samples_per_frame:
         raise InputError(f"Chunk audio must be mono with a whole number of {samples_per_frame}-sample frames; "
@@ -74,7 +77,9 @@ def write_base_frames(
         _reserve_space(tmp)
         try:
             done = 0
-            for batch in animator.animate(audio, identity, seed, phonemes):
+            batches = (animator.animate(audio, identity, seed, phonemes) if style is None else
+                       animator.animate(audio, identity, seed, phonemes, style=style))  # type: ignore[call-arg]
+            for batch in batches:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled()
                 batch = np.asarray(batch)
@@ -84,6 +89,8 @@ def write_base_frames(
                     raise RuntimeError(f"base animator yielded more than the {total} frames its audio allows")
                 frames[done:done + len(batch)] = batch
                 done += len(batch)
+                if on_frames is not None:
+                    on_frames(len(batch))
             if done != total:
                 raise RuntimeError(f"base animator yielded {done} frames for audio of {total} frames")
             frames.flush()
@@ -93,10 +100,12 @@ def write_base_frames(
 
 
 def render_base(store: ArtifactStore, key: str, animator: BaseAnimator, audio: np.ndarray, identity: np.ndarray,
-                seed: int, phonemes: Sequence[PhonemeEvent] = (), cancel: CancelToken | None = None) -> Path:
+                seed: int, phonemes: Sequence[PhonemeEvent] = (), cancel: CancelToken | None = None,
+                on_frames: Callable[[int], None] | None = None, style: MotionStyle | None = None) -> Path:
     """Compute one chunk's base frames into the store under `key` (callers check `exists` first)."""
     path = store.path(STAGE, key, EXT)
-    write_base_frames(path, animator, audio, identity, seed, phonemes, cancel=cancel)
+    write_base_frames(path, animator, audio, identity, seed, phonemes, cancel=cancel, on_frames=on_frames,
+                      style=style)
     return path
 
 
@@ -105,9 +114,9 @@ def run(project, jobs: Sequence[ChunkJob], spec: BackendSpec, progress: Progress
     """The base stage of a render: every job's base frames that are not on disk yet, the model loaded once."""
     store = project.store
 
-    def render_one(animator: Any, job: ChunkJob) -> None:
+    def render_one(animator: Any, job: ChunkJob, on_frames: Callable[[int], None]) -> None:
         render_base(store, job.base_key, animator, load_chunk_audio(project, job.chunk), job.face.identity(animator),
-                    job.seed, load_chunk_phonemes(project, job.chunk), cancel)
+                    job.seed, load_chunk_phonemes(project, job.chunk), cancel, on_frames, job.style)
 
     return run_chunks(STAGE, spec, jobs, lambda job: store.exists(STAGE, job.base_key, EXT), render_one, progress,
                       cancel, describe)

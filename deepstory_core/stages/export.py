@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,9 +18,10 @@ from typing import TYPE_CHECKING
 from deepstory_kernel.errors import InputError, StorageError
 
 from ..atomic import atomic_write_text
-from ..progress import CancelToken, ProgressCallback, ProgressEvent
+from ..burn_in import SubtitleStyle, burn_subtitles
+from ..progress import CancelToken, ProgressCallback, StageProgress
 from ..soundtrack import write_soundtrack
-from ..subtitles import srt_blocks, subtitle_cues
+from ..subtitles import srt_blocks, subtitle_cues, vtt_text
 from ..video import concat_clips, mux
 from . import animate as animate_stage
 from .runner import check_cancel
@@ -36,11 +37,17 @@ STAGE = "export"
 class ExportResult:
     video: Path
     subtitles: Path | None
+    webvtt: Path | None = None
 
 
 def subtitles_path(video: str | os.PathLike[str]) -> Path:
     """`story.srt` beside `story.mp4`."""
     return Path(video).with_suffix(".srt")
+
+
+def webvtt_path(video: str | os.PathLike[str]) -> Path:
+    """`story.vtt` beside `story.mp4` (what browsers' players read)."""
+    return Path(video).with_suffix(".vtt")
 
 
 def export_path(project) -> Path:
@@ -50,29 +57,44 @@ def export_path(project) -> Path:
 
 def run(project, plan: StoryPlan, jobs: Sequence[ChunkJob], out: Path, progress: ProgressCallback,
         cancel: CancelToken | None = None) -> ExportResult:
-    """The export stage of a render: soundtrack, subtitles, and every chunk's clip joined into `out`."""
+    """The export stage of a render: soundtrack, subtitles (SRT + WebVTT), every chunk's clip joined into `out`
+    (the cues burned into the picture when the settings ask). Progress counts frames when burning in (a re-encode);
+    joining by stream copy takes a moment."""
+    settings = project.settings
     check_cancel(cancel)
-    progress(ProgressEvent(STAGE, 0, 3, "soundtrack"))
+    frames = sum(job.num_frames for job in jobs)
+    burn = SubtitleStyle(settings.subtitle_size, settings.subtitle_position) if settings.burn_subtitles else None
+    tracker = StageProgress(progress, STAGE, frames if burn else 1, "frames" if burn else "")
+    tracker.start_item("writing the soundtrack")
     wav = project.root / "exports" / "story.wav"
     write_soundtrack(project, plan, wav, cancel=cancel)
-    srt_text = "".join(srt_blocks(subtitle_cues(plan, project.sentences), plan.sample_rate))
-    progress(ProgressEvent(STAGE, 1, 3, "joining clips"))
+    cues = subtitle_cues(plan, project.sentences)
+    srt_text = "".join(srt_blocks(cues, plan.sample_rate))
+    tracker.start_item("burning in the subtitles" if burn else "joining the clips")
     clips = [project.store.path(animate_stage.STAGE, job.clip_key, animate_stage.EXT) for job in jobs]
-    exported = export_video(clips, wav, out, srt_text, soft_subtitles=project.settings.soft_subtitles)
-    progress(ProgressEvent(STAGE, 3, 3, str(out.name)))
+    exported = export_video(clips, wav, out, srt_text, soft_subtitles=settings.soft_subtitles,
+                            vtt_text=vtt_text(cues, plan.sample_rate), burn_in=burn,
+                            on_frames=tracker.advance if burn else None)
+    tracker.finish(str(out.name))
     return exported
 
 
 def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | os.PathLike[str],
                  out: str | os.PathLike[str], srt_text: str | None = None,
-                 soft_subtitles: bool = False) -> ExportResult:
-    """Join `clips` in order, mux `soundtrack_wav`, write the subtitles beside the video."""
+                 soft_subtitles: bool = False, vtt_text: str | None = None,
+                 burn_in: SubtitleStyle | None = None,
+                 on_frames: Callable[[int], None] | None = None) -> ExportResult:
+    """Join `clips` in order, mux `soundtrack_wav`, write the subtitles (SRT, WebVTT) beside the video;
+    with `burn_in` the cues are also drawn into the picture (one re-encode, progress via `on_frames`)."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise InputError(f"The export file {out.name} must end in .mp4.")
     if not clips:
         raise InputError("The story has no chunks to export.")
     srt_path = subtitles_path(out) if srt_text is not None else None
+    vtt_path = webvtt_path(out) if vtt_text is not None else None
+    if burn_in is not None and srt_text is None:
+        raise InputError("Burning in subtitles needs the subtitle text.")
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         fd, joined_name = tempfile.mkstemp(prefix=f".{out.stem[:40]}.video.", suffix=".mp4", dir=out.parent)
@@ -80,11 +102,19 @@ def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | 
     except OSError as err:
         raise StorageError(f"Could not write in {out.parent}: {err.strerror or err}.") from err
     joined = Path(joined_name)
+    burned = joined.with_name(joined.name.replace(".video.", ".burned."))
     try:
         concat_clips(clips, joined)
         if srt_path is not None and srt_text is not None:
             atomic_write_text(srt_path, srt_text)
-        mux(joined, soundtrack_wav, out, srt=srt_path, soft_subtitles=soft_subtitles and srt_path is not None)
+        if vtt_path is not None and vtt_text is not None:
+            atomic_write_text(vtt_path, vtt_text)
+        picture = joined
+        if burn_in is not None and srt_path is not None:
+            burn_subtitles(joined, srt_path, burned, burn_in, on_frames)
+            picture = burned
+        mux(picture, soundtrack_wav, out, srt=srt_path, soft_subtitles=soft_subtitles and srt_path is not None)
     finally:
         joined.unlink(missing_ok=True)
-    return ExportResult(video=out, subtitles=srt_path)
+        burned.unlink(missing_ok=True)
+    return ExportResult(video=out, subtitles=srt_path, webvtt=vtt_path)

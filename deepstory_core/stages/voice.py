@@ -24,7 +24,7 @@ from ..artifacts import artifact_key
 from ..cast import complete_cast
 from ..chunks import Chunk, PlannedSentence, plan_chunks
 from ..pauses import pause_samples
-from ..progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, no_progress
+from ..progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, StageProgress, no_progress
 
 VOICE_STAGE = "voice"
 CHUNK_AUDIO_STAGE = "chunk_audio"
@@ -116,7 +116,9 @@ def synthesize_sentences(project, progress: ProgressCallback = no_progress, canc
     lengths: dict[str, int] = {}   # audio key → speech samples, for sentences repeated in the story
     planned: list[PlannedSentence] = []
     store = project.store
+    tracker = StageProgress(progress, "voice", len(rows), "sentences")
     for sentence_id, sentence in enumerate(project.sentences):
+        tracker.message = f"sentence {sentence_id + 1} ({sentence.speaker[:20]})"
         voice_id = cast[sentence.speaker].voice_id
         if voice_id not in voices:
             voices[voice_id] = voice_factory(voice_id)
@@ -130,7 +132,7 @@ def synthesize_sentences(project, progress: ProgressCallback = no_progress, canc
             lengths[key] = stored
         before, after = pause_samples(sentence, settings)
         planned.append(PlannedSentence(sentence_id, sentence.speaker, key, lengths[key], before, after))
-        progress(ProgressEvent("voice", sentence_id + 1, len(rows), f"sentence {sentence_id + 1} ({sentence.speaker[:20]})"))
+        tracker.advance()
     return planned
 
 
@@ -182,7 +184,8 @@ def write_chunk_audio(project, plan: StoryPlan, planned: Sequence[PlannedSentenc
                 "phonemes": phonemes,
             })
             del audio
-        progress(ProgressEvent("chunks", chunk.index + 1, len(plan.chunks), f"chunk {chunk.index + 1} ({chunk.speaker[:20]})"))
+        progress(ProgressEvent("chunks", chunk.index + 1, len(plan.chunks),
+                              f"writing the audio of chunk {chunk.index + 1} ({chunk.speaker[:20]})", "chunks"))
 
 
 def load_chunk_audio(project, chunk: Chunk, mmap: bool = True) -> np.ndarray:
