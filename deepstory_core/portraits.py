@@ -21,13 +21,12 @@ import numpy as np
 from deepstory_kernel.errors import InputError, ModelUnavailableError
 
 from .atomic import atomic_path
-
-DEFAULT_PORTRAITS_DIR = Path(__file__).resolve().parents[1] / "data" / "portraits"
+from .paths import paths
 
 
 def portraits_dir() -> Path:
-    """`data/portraits/` of the install; DEEPSTORY_PORTRAITS_DIR overrides it (tests, read-only installs)."""
-    return Path(os.environ.get("DEEPSTORY_PORTRAITS_DIR", DEFAULT_PORTRAITS_DIR))
+    """`data/portraits/` of the install; DEEPSTORY_PORTRAITS_DIR overrides it (`deepstory_core.paths`)."""
+    return paths().portraits
 BUILTIN_PREFIX = "builtin:"
 
 

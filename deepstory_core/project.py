@@ -27,13 +27,12 @@ from deepstory_kernel.errors import InputError, StorageError
 from .artifacts import ArtifactStore
 from .atomic import atomic_write_bytes, atomic_write_text
 from .cast import CastEntry
+from .paths import paths
 from .project_schema import SchemaError, validate_project_data
 from .settings import Settings
 
 SCHEMA_VERSION = 1
 PROJECT_FILE = "project.json"
-REPO_ROOT = Path(__file__).resolve().parents[1]
-
 # schema N → N+1 upgrades of the raw json dict; add one when the schema changes.
 MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
 
@@ -273,9 +272,8 @@ class ProjectSummary:
 
 
 def projects_root() -> Path:
-    """Where projects live: $DEEPSTORY_PROJECTS, else `<repo>/projects`."""
-    env = os.environ.get("DEEPSTORY_PROJECTS", "").strip()
-    return Path(env).expanduser() if env else REPO_ROOT / "projects"
+    """Where projects live: $DEEPSTORY_PROJECTS, else `<repo>/projects` (`deepstory_core.paths`)."""
+    return paths().projects
 
 
 def slugify(text: str, max_length: int = 40) -> str:

@@ -124,3 +124,19 @@ def test_new_weights_in_the_folder_give_new_sentence_keys(tmp_path: Path) -> Non
     (folder / "t2m.pth").write_bytes(b"other weights")
     after = sentence_audio_key(load_dctts_voice("dctts:Geralt", tmp_path), "Hello there.", 22050)
     assert after != before, "replaced weights must not reuse the old voice's audio"
+
+
+def test_a_voice_in_deepstory_data_is_listed_and_loaded_everywhere(tmp_path: Path, monkeypatch) -> None:
+    """DEEPSTORY_DATA is honoured by the registry, the voice list and the loader alike (they once disagreed)."""
+    from deepstory_core import registry
+    from deepstory_core.voices import get_voice, list_voices
+
+    data = tmp_path / "x"
+    _voice_dir(data, "Alice", "t2m.pth", "ssrn.pth")
+    monkeypatch.setenv("DEEPSTORY_DATA", str(data))
+    assert "dctts:Alice" in [entry.backend_id for entry in registry.entries()]
+    listed = {voice.voice_id: voice for voice in list_voices()}
+    assert "dctts:Alice" in listed and "missing" not in listed["dctts:Alice"].note   # (fake bytes: "corrupt")
+    voice = get_voice("dctts:Alice")
+    assert voice.t2m_path == data / "dctts" / "Alice" / "t2m.pth"
+    assert voice.ssrn_path == data / "dctts" / "Alice" / "ssrn.pth"
