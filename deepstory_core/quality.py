@@ -120,40 +120,21 @@ class FrameSeries:
 
 
 class FaceTracker:
-    """Per-frame face finding: a crop around the last face (fast, and a small face becomes large for the
-    detector); a full search with tiles when the face is lost."""
+    """Per-frame face finding: the face model in a crop around the last face (fast, framed like a portrait's
+    final pass, so a still frame measures exactly like its portrait); a full search with tiles when lost."""
 
     def __init__(self, landmarker: Any) -> None:
         self.landmarker = landmarker
         self.box: tuple[float, float, float, float] | None = None
 
     def __call__(self, frame: np.ndarray) -> Any:
-        from modules.face.mesh import detect_mesh
+        from modules.face.mesh import detect_mesh, mesh_near
 
-        mesh = None
-        if self.box is not None:
-            mesh = self._in_crop(frame)
+        mesh = mesh_near(frame, self.box, self.landmarker) if self.box is not None else None
         if mesh is None:
             mesh = detect_mesh(frame, self.landmarker, thorough=True)
         self.box = mesh.box if mesh is not None else None
         return mesh
-
-    def _in_crop(self, frame: np.ndarray) -> Any:
-        assert self.box is not None
-        h, w = frame.shape[:2]
-        x, y, bw, bh = self.box
-        side = 2.0 * max(bw, bh)
-        if side >= 0.8 * min(h, w):
-            meshes = self.landmarker.detect(frame)
-            return meshes[0] if meshes else None
-        cx, cy = x + bw / 2, y + bh / 2
-        x0 = int(np.clip(cx - side / 2, 0, w - side))
-        y0 = int(np.clip(cy - side / 2, 0, h - side))
-        s = int(side)
-        meshes = self.landmarker.detect(np.ascontiguousarray(frame[y0:y0 + s, x0:x0 + s]))
-        if not meshes:
-            return None
-        return meshes[0].moved(np.array([[1.0, 0, x0], [0, 1.0, y0]]), (h, w))
 
 
 @dataclass(frozen=True)
@@ -187,8 +168,12 @@ def _masks(mesh: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
     k_in = 2 * int(0.1 * fs) + 1
     outer = cv2.dilate(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_out, k_out)))
     inner = cv2.erode(face, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k_in, k_in)))
-    lower_wide = region_mask(mesh, LOWER_FACE, shape, dilate_px=int(0.2 * fs))
-    ring = (outer > 0) & (inner == 0) & (lower_wide == 0)
+    # Only above the mouth: a jaw that opens legitimately moves the chin's outline.
+    mouth = mesh.points[[M.MOUTH_CORNER_RIGHT, M.MOUTH_CORNER_LEFT]].mean(axis=0)
+    up = mesh.points[168] - mouth                      # towards the nose bridge
+    ys, xs = np.mgrid[0:shape[0], 0:shape[1]]
+    above = (xs - mouth[0]) * up[0] + (ys - mouth[1]) * up[1] > 0
+    ring = (outer > 0) & (inner == 0) & above
     return identity, ring
 
 
@@ -228,11 +213,20 @@ def identity_and_seam(frame: np.ndarray, frame_mesh: Any, ref: IdentityReference
     if identity.sum() < 50:
         return None
     g_frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    g_ref = cv2.cvtColor(warp_similarity(ref.portrait, m, (w, h)), cv2.COLOR_RGB2GRAY).astype(np.float32)
+    g_portrait = cv2.cvtColor(ref.portrait, cv2.COLOR_RGB2GRAY).astype(np.float32)
+    g_ref = np.asarray(warp_similarity(g_portrait, m, (w, h)), dtype=np.float32)
     refine = _refine(g_frame, g_ref, identity | ring)
     if refine is not None:
-        g_ref = np.asarray(cv2.warpAffine(g_ref, refine, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
-                                          borderMode=cv2.BORDER_REPLICATE), dtype=np.float32)
+        # one resampling of the portrait through both steps (a second bilinear pass would blur its fine edges)
+        to_portrait = np.vstack([cv2.invertAffineTransform(m), [0, 0, 1]]) @ np.vstack([refine, [0, 0, 1]])
+        scale = math.sqrt(abs(np.linalg.det(m[:, :2])))
+        if scale >= 0.6:
+            g_ref = np.asarray(cv2.warpAffine(g_portrait, to_portrait[:2], (w, h),
+                                              flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                              borderMode=cv2.BORDER_REPLICATE), dtype=np.float32)
+        else:   # a big reduction: keep the anti-aliased reduction, then the small correction
+            g_ref = np.asarray(cv2.warpAffine(g_ref, refine, (w, h), flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
+                                              borderMode=cv2.BORDER_REPLICATE), dtype=np.float32)
     ys, xs = np.nonzero(identity)
     y0, y1, x0, x1 = max(0, ys.min() - 4), ys.max() + 5, max(0, xs.min() - 4), xs.max() + 5
     _, smap = structural_similarity(g_frame[y0:y1, x0:x1], g_ref[y0:y1, x0:x1], data_range=255.0, full=True)

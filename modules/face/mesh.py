@@ -276,8 +276,17 @@ REFINE_CROP = 2.2   # crop side / face size for the final pass: every face is me
 def _refined(model: FaceLandmarker, rgb: np.ndarray, mesh: FaceMesh) -> FaceMesh:
     """The face measured again in a crop framed around it, so its landmarks do not depend on how large the
     picture around it is (a face found in a big photo or a tile lands on the same points as in a portrait)."""
+    found = mesh_near(rgb, mesh.box, model)
+    return found if found is not None else mesh
+
+
+def mesh_near(image: np.ndarray, box: Box, landmarker: FaceLandmarker | None = None) -> FaceMesh | None:
+    """The face at `box` (x, y, w, h: e.g. where it was in the previous video frame), measured in a crop framed
+    around it exactly as `detect_meshes` frames its final pass; None when no face overlaps the box there."""
+    model = landmarker if landmarker is not None else default_landmarker()
+    rgb = to_rgb_uint8(image)
     h, w = rgb.shape[:2]
-    x, y, bw, bh = mesh.box
+    x, y, bw, bh = box
     side = REFINE_CROP * max(bw, bh)
     cx, cy = x + bw / 2, y + bh / 2
     x0, y0 = int(max(0.0, cx - side / 2)), int(max(0.0, cy - side / 2))
@@ -288,9 +297,9 @@ def _refined(model: FaceLandmarker, rgb: np.ndarray, mesh: FaceMesh) -> FaceMesh
         crop = cv2.resize(crop, None, fx=up, fy=up, interpolation=cv2.INTER_CUBIC)
     for again in model.detect(crop):
         moved = again.moved(np.array([[1.0 / up, 0, x0], [0, 1.0 / up, y0]]), (h, w))
-        if _overlap(moved.box, mesh.box) > 0.5:
+        if _overlap(moved.box, box) > 0.5:
             return moved
-    return mesh
+    return None
 
 
 def detect_mesh(image: np.ndarray, landmarker: FaceLandmarker | None = None, thorough: bool = True) -> FaceMesh | None:
