@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from deepstory_kernel.errors import InputError
+
 from . import models
 
 FACE_MODEL_ID = "face:mediapipe"
@@ -73,3 +75,47 @@ def portrait_face(image: np.ndarray, face_box: tuple[float, float, float, float]
         while len(_faces) > REMEMBERED_FACES:
             _faces.popitem(last=False)
     return geometry
+
+
+# -- one analysis at a time, portraits without a face remembered ---------------------------------------------
+# Why a lock: face analysis is the slow part of a page (tens of ms to seconds) and the studio redraws a page on
+# every click; OpenCV's cascade classifier is also not safe to run from two threads at once (a studio page and a
+# render job both asking gave `cv2.error … getScaleData`). Results are keyed by the portrait's pixels (and the
+# hand-placed box), so a changed portrait is analysed again and nothing else is.
+
+_ANALYSE_LOCK = threading.Lock()
+_FAILED_LOCK = threading.Lock()
+_FAILED: OrderedDict[str, str] = OrderedDict()   # portrait (+ box) → why it has no face
+_FAILED_SIZE = 64
+
+
+def _image_key(image: np.ndarray, box: tuple[float, ...] | None) -> str:
+    from .stages.base import image_hash
+
+    return image_hash(image) + ("" if box is None else ":box" + ",".join(f"{v:.1f}" for v in box))
+
+
+def analyse_face(image: np.ndarray, box: tuple[float, float, float, float] | None = None) -> Any:
+    """The portrait's `FaceGeometry` (detected, or from the hand-placed `box`); an InputError when there is none.
+
+    Found faces are remembered by `face_model.portrait_face`; portraits without a face are remembered here, so a
+    page redraw never analyses the same image again; one analysis runs at a time (OpenCV's cascades are not
+    thread-safe)."""
+    key = _image_key(image, box)
+    with _FAILED_LOCK:
+        if key in _FAILED:
+            raise InputError(_FAILED[key])
+    with _ANALYSE_LOCK:
+        try:
+            return portrait_face(image, box)
+        except InputError as err:
+            with _FAILED_LOCK:
+                _FAILED[key] = str(err)
+                while len(_FAILED) > _FAILED_SIZE:
+                    _FAILED.popitem(last=False)
+            raise
+
+
+def clear_face_cache() -> None:
+    with _FAILED_LOCK:
+        _FAILED.clear()

@@ -44,9 +44,9 @@ def load_portrait_image(project, ref: str, speaker: str | None = None) -> np.nda
 
 def find_face(portrait: np.ndarray, speaker: str = "") -> Any:
     """The portrait's face geometry (the face model, then the fallbacks: `face_model.portrait_face`, through the
-    studio's lock and no-face memory in `face_check`); an InputError (naming the speaker, if given) when there is
+    lock and no-face memory of `face_model.analyse_face`); an InputError (naming the speaker, if given) when there is
     none."""
-    from .face_check import analyse_face
+    from .face_model import analyse_face
 
     try:
         return analyse_face(portrait)
@@ -169,7 +169,7 @@ def detect_face(portrait: np.ndarray, speaker: str = "") -> tuple[Any, str | Non
 def geometry_from_box(portrait: np.ndarray, box: tuple[float, float, float, float]) -> Any:
     """A face placed by hand: the box (x, y, w, h) in portrait pixels, refined by the face model inside it;
     InputError for an unusable box."""
-    from .face_check import analyse_face
+    from .face_model import analyse_face
 
     return analyse_face(portrait, box)
 
