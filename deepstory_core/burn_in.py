@@ -67,7 +67,7 @@ def burn_subtitles(video: str | os.PathLike[str], srt: str | os.PathLike[str], o
                  f":force_style={_filter_value(style.force_style())}")
         with atomic_path(out) as target:
             args = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y", "-i", str(video.resolve()),
-                    "-map", "0:v:0", "-vf", graph, *ENCODER_ARGS, *BITEXACT_ARGS, "-nostats", "-progress", "pipe:1",
+                    "-map", "0:v:0", "-vf", graph, *ENCODER_ARGS, *BITEXACT_ARGS, "-nostats", "-progress", "pipe:1", "-stats_period", "0.1",
                     "-f", "mp4", str(Path(target).resolve())]
             _run_with_progress(args, Path(tmp), out, on_frames)
 
