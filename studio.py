@@ -72,8 +72,9 @@ def _rename_project() -> None:
     except DeepstoryError as err:
         st.session_state["sidebar_error"] = str(err)
         return
-    # the select's value is re-sent under the new label (the browser held the old one)
+    # the select's value is re-sent under the new label (the browser held the old one); the folder is remembered
     st.session_state["project_select"] = str(project.root)
+    session.remember(project.root)
     st.session_state["sidebar_success"] = f"Renamed to “{project.name}”."
 
 

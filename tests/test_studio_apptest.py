@@ -379,3 +379,169 @@ def test_backend_and_export_options_are_saved(project):
     _no_exception(at)
     settings = Project.open(project.root).settings
     assert settings.full_frame and settings.soft_subtitles
+
+
+# -- #13: what a new user met ---------------------------------------------------------------------------------------
+def _infos(at: AppTest) -> list[str]:
+    return [e.value for e in at.info]
+
+
+def _texts(at: AppTest) -> str:
+    """Everything written on the page (markdown, captions, alerts), for "is this said somewhere" checks."""
+    parts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    parts += [e.value for kind in (at.info, at.success, at.warning, at.error) for e in kind]
+    return "\n".join(str(p) for p in parts)
+
+
+def test_rename_keeps_the_project_on_every_page(project, home):
+    at = _app()
+    at.sidebar.text_input(key="project_name_edit").set_value("Lighthouse Storm")
+    at.run()          # Enter in the name field renames (the field's change callback)
+    _no_exception(at)
+    # (AppTest draws the sidebar on a session's first run only: its message waits in the session state)
+    assert at.session_state["sidebar_success"] == "Renamed to “Lighthouse Storm”."
+    assert Project.open(project.root).name == "Lighthouse Storm"
+    assert at.session_state["project_select"] == str(project.root)        # re-sent under its new label
+    assert (home / ".last_project").read_text() == project.root.name       # the folder, never the display name
+    for page in ("cast", "export"):
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        _no_exception(at)
+        assert not _errors(at), _errors(at)
+    assert len([p for p in home.iterdir() if (p / "project.json").is_file()]) == 1   # no phantom entry
+
+    at = _app()
+    select = at.sidebar.selectbox(key="project_select")
+    assert select.value == str(project.root) and select.format_func(select.value) == "Lighthouse Storm"
+    # a new project by name + Enter
+    at.sidebar.text_input(key="new_project_name").set_value("Second story")
+    at.run()
+    _no_exception(at)
+    assert at.session_state["sidebar_success"].startswith("Created “Second story”")
+    assert _app().sidebar.selectbox(key="project_select").format_func(at.session_state["project_select"]) \
+        == "Second story"
+
+
+def test_reparse_messages_and_the_text_following_the_table(project):
+    at = _app("story")
+    # unchanged text: the table is kept, and it says so
+    _button(at, "Parse story").click()
+    at.run()
+    assert any("did not change" in i for i in _infos(at)), _infos(at)
+    # an edit in the table: saved with a confirmation, and the Story text follows it
+    at.session_state[scoped_key("sentence_editor", project.root)] = {
+        "edited_rows": {0: {"text": "Hello there, Robert."}}, "added_rows": [], "deleted_rows": []}
+    at.run()
+    _button(at, "Save table").click()
+    at.run()
+    _no_exception(at)
+    assert any("Saved the table: 4 sentences" in s.value for s in at.success), [s.value for s in at.success]
+    assert _keyed(at.text_area, "story_text").value.startswith("Alice: Hello there, Robert.")
+    # the same text parsed again keeps the edit
+    _button(at, "Parse story").click()
+    at.run()
+    assert Project.open(project.root).sentence_rows[0]["text"] == "Hello there, Robert."
+
+    # an edit that the text does not carry: new text asks first
+    fresh = Project.open(project.root)
+    fresh.sentence_rows[1]["text"] = "Only in the table."
+    fresh.save()
+    at = _app("story")
+    _keyed(at.text_area, "story_text").set_value("Alice: A new story.\n")
+    _button(at, "Parse story").click()
+    at.run()
+    assert any("would be lost" in w.value for w in at.warning), [w.value for w in at.warning]
+    assert Project.open(project.root).sentence_rows[1]["text"] == "Only in the table."
+    _button(at, "Keep the table").click()
+    at.run()
+    assert any("Kept the table" in i for i in _infos(at))
+    _button(at, "Parse story").click()
+    at.run()
+    at.button(key="replace_edits").click()
+    at.run()
+    _no_exception(at)
+    assert [r["text"] for r in Project.open(project.root).sentence_rows] == ["A new story."]
+
+
+def test_stale_export_notice_and_downloads_named_after_the_project(project):
+    render.render_story(project)
+    at = _app("export")
+    labels = {b.proto.label for b in at.get("download_button")}
+    assert labels >= {"Download mp4", "Download srt", "Download vtt"}, labels
+    assert "test-story.mp4 ·" in _texts(at)
+    assert "no longer matches" not in _texts(at)
+    changed = Project.open(project.root)
+    changed.sentence_rows[0]["text"] = "Something else."
+    changed.save()
+    for page in ("story", "cast", "voices", "base", "animate", "export"):
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        assert any("no longer matches the story" in w.value for w in at.warning), page
+
+
+def test_no_face_is_flagged_before_rendering(project):
+    texture = np.random.default_rng(3).integers(90, 160, (240, 200, 3)).astype(np.uint8)
+    project.cast["Bob"] = CastEntry("espeak:en+m7", project.add_upload(_png(texture), "noface.png"))
+    project.save()
+    from deepstory_core.stages.voice import prepare_soundtrack
+
+    prepare_soundtrack(project)
+    for page in ("base", "animate"):
+        at = _app(page)
+        flagged = [e for e in _errors(at) if "'Bob'" in e and "No face" in e]
+        assert flagged and "Cast" in flagged[0], _errors(at)
+    assert not any(project.store.root.glob("base/*.npy")), "nothing was rendered to find out"
+
+
+def test_success_stays_on_its_page_and_resynthesise_needs_audio(project):
+    at = _app("voices")
+    assert not [b for b in at.button if b.label == "Re-synthesise"], "no audio yet: nothing to re-synthesise"
+    assert "Synthesise all** makes it" in _texts(at)
+    at.button(key="synthesise_all").click()
+    at.run()
+    _wait(at, project)
+    at.run()
+    assert any("Voices finished" in s.value for s in at.success), [s.value for s in at.success]
+    assert [b for b in at.button if b.label == "Re-synthesise"]
+    at.switch_page("pages/base.py")
+    at.run()
+    assert not any("finished" in s.value for s in at.success), "the Voices success does not follow to Base"
+
+
+def test_double_click_render_all_starts_one_job(project):
+    from deepstory_core.stages.voice import prepare_soundtrack
+
+    prepare_soundtrack(project)
+    at = _app("base")
+    at.button(key="base-render-all").click()
+    at.button(key="base-render-all").click()    # the second click arrives before the page is redrawn
+    at.run()
+    _no_exception(at)
+    assert not at.warning or not any("already running" in w.value for w in at.warning)
+    assert at.button(key="base-render-all").disabled or job_manager().status(project.root).state != "running"
+    _wait(at, project)
+    assert all(s.base for s in render.chunk_status(Project.open(project.root)))
+
+
+def test_every_page_ends_with_the_next_step_and_models_paths_are_absolute(project):
+    at = _app()
+    for page, target in (("story", "Cast"), ("cast", "Voices"), ("voices", "Base"), ("export", None)):
+        at.switch_page(f"pages/{page}.py")
+        at.run()
+        _no_exception(at)
+        said = _texts(at)
+        assert ("Next: " + target) in said if target else "Done?" in said, page
+    at.switch_page("pages/models.py")
+    at.run()
+    rows = at.dataframe[0].value.to_dict("records")
+    sda = next(r for r in rows if "Speech-Driven" in r["model"])
+    assert Path(sda["file(s) needed"]).is_absolute()
+    fom = next(r for r in rows if "First Order" in r["model"])
+    assert "vox-256.yaml" not in fom["file(s) needed"], "the shipped config is not asked for"
+    assert "<voice>" in _texts(at) and "folder you name after the voice" in _texts(at)
+
+
+def test_fresh_install_offers_render_the_demo(home):
+    at = _app()
+    assert any("Welcome!" in i for i in _infos(at))
+    assert at.button(key="render_demo").label == "Render the demo"
