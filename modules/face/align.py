@@ -28,6 +28,10 @@ Box = tuple[float, float, float, float]
 CLIP_SIZE = 256
 CLIP_EYE_DISTANCE = 68.0          # px between the eyes in the 256 clip (vox-256-like face size)
 CLIP_EYES_MID = (128.0, 104.0)    # eyes' midpoint in the 256 clip: forehead above, chin near 90% of the height
+# eye distance ÷ eyes-to-mouth distance of a frontal face (the canonical frame's: 37.3 px ÷ 44.6 px)
+FRONTAL_EYE_TO_MOUTH = math.dist(canonical.LEFT_EYE, canonical.RIGHT_EYE) / (
+    ((canonical.MOUTH_LEFT[0] + canonical.MOUTH_RIGHT[0]) / 2 - canonical.EYES_MID[0]) ** 2
+    + ((canonical.MOUTH_LEFT[1] + canonical.MOUTH_RIGHT[1]) / 2 - canonical.EYES_MID[1]) ** 2) ** 0.5
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,17 @@ class FaceGeometry:
     @property
     def eye_distance(self) -> float:
         return math.hypot(self.right_eye[0] - self.left_eye[0], self.right_eye[1] - self.left_eye[1])
+
+    @property
+    def face_scale(self) -> float:
+        """The face's size as a frontal eye distance: a head turned to three-quarter view shows its eyes closer
+        together, but not a shorter eyes-to-mouth distance, so with landmarks the larger of the two is used."""
+        if self.landmarks is None:
+            return self.eye_distance
+        pts = np.asarray(self.landmarks, dtype=np.float64)
+        mouth = (pts[48] + pts[54]) / 2
+        mx, my = self.eyes_mid
+        return max(self.eye_distance, FRONTAL_EYE_TO_MOUTH * math.hypot(mouth[0] - mx, mouth[1] - my))
 
     @property
     def eyes_mid(self) -> Point:
@@ -234,7 +249,7 @@ def aligned_matrix(geometry: FaceGeometry) -> np.ndarray:
 
 def clip_matrix(geometry: FaceGeometry, size: int = CLIP_SIZE) -> np.ndarray:
     """2×3 scale+translation: portrait pixel → face-centred square clip pixel (kept upright, like FOM's crops)."""
-    s = CLIP_EYE_DISTANCE * size / CLIP_SIZE / max(geometry.eye_distance, 1e-3)
+    s = CLIP_EYE_DISTANCE * size / CLIP_SIZE / max(geometry.face_scale, 1e-3)
     mx, my = geometry.eyes_mid
     cx, cy = CLIP_EYES_MID[0] * size / CLIP_SIZE, CLIP_EYES_MID[1] * size / CLIP_SIZE
     return np.array([[s, 0.0, cx - s * mx], [0.0, s, cy - s * my]])
