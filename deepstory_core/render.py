@@ -20,6 +20,7 @@ from deepstory_kernel.errors import DeepstoryError, InputError
 from . import sentence_audio as sentences
 from .backends import ANIMATE_BACKENDS, BASE_BACKENDS, STAGES  # noqa: F401  (the engine's backend tables)
 from .chunk_jobs import ChunkJob, chunk_jobs, project_backends, select
+from .distributed import RayExecutor, StageRun, stage_runner
 from .models import evict_models
 from .progress import CancelToken, ProgressCallback, no_progress
 from .sentence_audio import SentenceAudio, plan_from_ready, sentence_audio
@@ -59,7 +60,7 @@ def _result(project, plan: StoryPlan, jobs: list[ChunkJob] | None = None) -> Ren
                         samples=plan.num_samples, sample_rate=project.settings.sample_rate)
 
 
-def _count(result: RenderResult, stage: str, count: base_stage.StageCount) -> None:
+def _count(result: RenderResult, stage: str, count: base_stage.StageCount | StageRun) -> None:
     result.rendered[stage] += count.rendered
     result.reused[stage] += count.reused
 
@@ -86,9 +87,11 @@ def remove_stale_temp_files(project, min_age_s: float = STALE_TEMP_AGE_S) -> int
 def render_story(project, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
                  base_backend: str | None = None, animate_backend: str | None = None,
                  only_chunks: Iterable[int] | None = None, out: str | Path | None = None,
-                 full_frame: bool | None = None, voice_factory=None, until: str | None = None) -> RenderResult:
+                 full_frame: bool | None = None, voice_factory=None, until: str | None = None,
+                 ray: str | RayExecutor | None = None) -> RenderResult:
     """Render what is missing, stage by stage, up to and including `until` ("voice", "base", "animate"; None:
-    everything, export included). A render limited to `only_chunks` never exports."""
+    everything, export included). A render limited to `only_chunks` never exports. `ray`: run the bases and clips
+    on a Ray cluster ("local[:N]", "auto", "ray://host:10001"; "" = here; None = the project's setting)."""
     if until is not None and until not in UNTIL:
         raise InputError(f"Unknown stage {until!r}; choose voice, base or animate (or nothing: the whole story).")
     started = time.monotonic()
@@ -106,11 +109,12 @@ def render_story(project, progress: ProgressCallback = no_progress, cancel: Canc
     jobs = chunk_jobs(project, plan, backends)
     selected = set(only_chunks) if only_chunks is not None else None
     todo = select(jobs, selected)
-    # 4. bases (base model loaded once)
-    _count(result, "base", base_stage.run(project, todo, backends.base, progress, cancel))
-    # 5. clips (animate model loaded once, base model evicted)
-    if until != "base":
-        _count(result, "animate", animate_stage.run(project, todo, backends.animate, progress, cancel))
+    with stage_runner(project.settings.ray if ray is None else ray) as stages:   # here, or on a Ray cluster
+        # 4. bases (base model loaded once, in this process or once per Ray worker)
+        _count(result, "base", stages.run_base(project, todo, backends, progress, cancel))
+        # 5. clips (animate model loaded once, base model evicted)
+        if until != "base":
+            _count(result, "animate", stages.run_animate(project, todo, backends, progress, cancel))
     evict_models()
     # 6. export: clips joined by stream copy, soundtrack as AAC, subtitles beside the video
     if selected is None and until is None:

@@ -36,6 +36,8 @@ class Settings:
     burn_subtitles: bool = False     # export: draw the subtitles into the picture
     subtitle_size: str = "medium"    # burned-in subtitles: small | medium | large
     subtitle_position: str = "bottom"  # burned-in subtitles: bottom | top
+    ray: str = ""                    # where bases and clips render: "" this process, "local[:N]", "auto",
+                                     # "ray://host:10001" (deepstory_core.distributed.parse_ray_target)
 
     @property
     def samples_per_frame(self) -> int:

@@ -1,4 +1,8 @@
-"""Loading checkpoint files safely: always `weights_only=True`, with an explicit allow-list per format."""
+"""Loading checkpoint files safely: always `weights_only=True`, with an explicit allow-list per format.
+
+torch is imported when a checkpoint is loaded, not with this module: fingerprinting weights (what every render
+does to key its artifacts) must not cost a torch import — a built-in-only render, or a Ray worker of the
+built-in backends, never needs torch."""
 
 from __future__ import annotations
 
@@ -6,10 +10,12 @@ import hashlib
 import os
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import torch
+
+if TYPE_CHECKING:
+    import torch
 
 from .errors import ModelUnavailableError
 from .file_facts import file_fact
@@ -39,6 +45,8 @@ def weights_fingerprint(paths: Iterable[str | os.PathLike[str]]) -> str:
 
 def nonfinite_tensors(obj: Any, prefix: str = "") -> list[str]:
     """Names of the floating-point tensors/arrays inside a loaded checkpoint that hold NaN or infinite values."""
+    import torch
+
     if isinstance(obj, torch.Tensor):
         if obj.is_floating_point() and obj.numel() and not bool(torch.isfinite(obj).all()):
             return [prefix or "<tensor>"]
@@ -61,6 +69,8 @@ def load_checkpoint(path: str | os.PathLike[str], allowed_globals: Iterable[Any]
     truncated file); the model registry turns those into messages for the user. Weights holding NaN or infinite
     values (a damaged file that still unpickles) raise ModelUnavailableError naming the tensors.
     """
+    import torch
+
     allowed = list(allowed_globals)
     if allowed:
         with torch.serialization.safe_globals(allowed):

@@ -1,5 +1,5 @@
 """`python -m deepstory_core render STORY.txt -o OUT.mp4 [--project DIR] [--cast cast.yaml] [--base builtin|sda]
-[--animate builtin|fom] [--retry-chunk N] [--full-frame] [--soft-subtitles]`
+[--animate builtin|fom] [--retry-chunk N] [--full-frame] [--soft-subtitles] [--ray local[:N]|auto|ray://HOST:10001]`
 
 Story → talking-portrait video (+ .srt beside it). Work is kept in a project folder (one per story file by
 default), so running again renders only what changed, and a killed render resumes where it stopped.
@@ -56,6 +56,22 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--full-frame", action="store_true", help="paste the animated face back into the full portrait")
     parser.add_argument("--soft-subtitles", action="store_true", help="also embed the subtitles as a track")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
+    parser.add_argument("--ray", metavar="WHERE", type=_ray_option,
+                        help="render bases and clips on a Ray cluster: local[:N] (start N local workers), auto (the "
+                             "cluster on this machine), ray://HOST:10001 or HOST:PORT; default: the project's setting")
+    parser.add_argument("--ray-shared-project", action="store_true",
+                        help="the project folder is on a path every Ray node shares: workers write in place")
+
+
+def _ray_option(value: str) -> str:
+    """`--ray` checked at parse time (a malformed address is a usage error, exit code 2)."""
+    from ..distributed import parse_ray_target
+
+    try:
+        parse_ray_target(value)
+    except InputError as err:
+        raise argparse.ArgumentTypeError(str(err)) from err
+    return value
 
 
 def apply_options(project: Project, args: argparse.Namespace) -> None:
@@ -88,13 +104,23 @@ def run(args: argparse.Namespace) -> int:
         return render_project(project, out, args, retry=args.retry_chunk or [], locked=True)
 
 
+def _ray_runner(project: Project, args: argparse.Namespace):
+    """`--ray` as given, else the project's setting; with `--ray-shared-project` an executor writing in place."""
+    target = args.ray if getattr(args, "ray", None) is not None else None
+    if not getattr(args, "ray_shared_project", False):
+        return target
+    from ..distributed import RayExecutor
+
+    return RayExecutor(target if target is not None else project.settings.ray or "local", shared_store=True)
+
+
 def render_project(project: Project, out: Path, args: argparse.Namespace, retry: Sequence[int] = (),
                    locked: bool = False) -> int:
     """Render `project` to `out`; `locked`: the caller already holds the project lock."""
     progress = no_progress if args.quiet else StderrProgressBar()
     with contextlib.nullcontext() if locked else ProjectLock(project.root):  # one render per project at a time
         retried = [retry_chunk(project, number - 1, progress=progress) for number in retry]
-        result = render_story(project, progress, out=out)
+        result = render_story(project, progress, out=out, ray=_ray_runner(project, args))
     bases = result.rendered["base"] + sum(r.rendered["base"] for r in retried)
     clips = result.rendered["animate"] + sum(r.rendered["animate"] for r in retried)
     print(f"wrote {result.video} ({format_duration(result.frames / project.settings.fps)}, {result.chunks} chunks; "

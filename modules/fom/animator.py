@@ -6,6 +6,13 @@ Differences from the reference loop, all numerically neutral (to rounding): the 
 features and dense-motion source inputs are computed once per chunk instead of once per frame; driving keypoints
 and generation run on batches of frames; base frames are scaled/padded on the device; frames stream out in
 batches, so memory is bounded by the batch, not the chunk.
+
+On a GPU (device and precision decided by `deepstory_kernel.device`): the decoder runs under fp16 autocast —
+measured on the reference model, the frames stay within 2/255 of fp32, while keypoints and dense motion in fp16
+(or bf16, or TF32) move them by up to half the range, so those stay strict fp32; the batch size comes from the
+free memory (a first one-frame step measures the memory a frame takes); decoding the next batch and converting
+the previous one run on their own threads (`deepstory_kernel.streams.background`), so the device never waits on
+the encoder; `compile=True` adds torch.compile.
 """
 
 from __future__ import annotations
@@ -27,13 +34,18 @@ FRAME_SIZE = 256        # the vox-256 models work on 256×256 frames
 
 @dataclass(frozen=True)
 class FomAnimatorOptions:
-    batch_size: int = 4                 # driving frames per kp-detector/generator call (pays on GPU, neutral on CPU)
+    batch_size: int | None = 4          # driving frames per kp-detector/generator call (pays on GPU, neutral on
+                                        # CPU); None: from the free CUDA memory (4 on CPU)
     relative: bool = True               # motion relative to the chunk's first driving frame (+ relative jacobian)
     adapt_movement_scale: bool = True   # rescale motion by the keypoint hull size ratio
     align_corners: bool = False         # grid_sample convention: False = reference code; True = torch 1.0 training
     channels_last: bool = True          # NHWC layout: convs are 84 % of the time; NHWC measured 1.45× vs 1.30× on CPU
-    bf16: bool = False                  # bfloat16 autocast, CUDA only (ignored on CPU, where it is 7–9× slower)
+    precision: str | None = None        # decoder autocast "fp16" | "bf16" | "fp32"; None: the device's default
+                                        # (fp16 on CUDA, fp32 on CPU, where reduced precision is 7–9× slower)
+    bf16: bool = False                  # older spelling of precision="bf16"
     compile: bool = False               # torch.compile kp/hourglass/decoder: 1st call 6–100 s, CPU +0–15 %
+    overlap: bool = True                # decode / encode on their own threads while the model computes
+    max_auto_batch: int = 32            # cap of the batch size chosen from free memory
 
 
 def prepare_base_frames(frames: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
@@ -83,7 +95,11 @@ class FomAnimator:
         self.kp_detector = kp_detector.to(self.device).eval()
         self.generator = generator.to(self.device).eval()
         self.generator.align_corners = options.align_corners
-        self._autocast = options.bf16 and self.device.type == "cuda"
+        from deepstory_kernel.device import default_precision
+
+        self.precision = "bf16" if options.bf16 else (options.precision or default_precision(self.device))
+        self.generator.decode_precision = self.precision
+        self._step_frames = options.batch_size
         self._channels_last = options.channels_last
         layout = torch.channels_last if self._channels_last else torch.contiguous_format
         # the animator owns the layout of the modules it is given (torch's stubs lack Module.to's memory_format)
@@ -99,8 +115,30 @@ class FomAnimator:
         return x.contiguous(memory_format=torch.channels_last) if self._channels_last else x
 
     def _context(self):
-        from deepstory_kernel.device import inference_context
-        return inference_context(self.device, fast_precision=self._autocast)
+        """Inference mode, strict fp32 (no TF32) for keypoints and dense motion; the generator autocasts its
+        decoder itself (`decode_precision`)."""
+        import contextlib
+
+        from deepstory_kernel.device import inference_context, strict_fp32
+
+        stack = contextlib.ExitStack()
+        stack.enter_context(inference_context(self.device, precision="fp32"))
+        stack.enter_context(strict_fp32(self.device))
+        return stack
+
+    def _measured_step(self, prepared: PreparedSource, kp_source: dict[str, torch.Tensor], frames: torch.Tensor,
+                       state: _ChunkMotion) -> torch.Tensor:
+        """The first one-frame step on CUDA, measuring the memory a frame takes → the batch size for the rest."""
+        from deepstory_kernel.device import batch_for_free_memory
+
+        torch.cuda.synchronize(self.device)
+        torch.cuda.reset_peak_memory_stats(self.device)
+        before = torch.cuda.memory_allocated(self.device)
+        with self._context():
+            prediction = self._step(prepared, kp_source, frames[:1], state)
+        per_frame = torch.cuda.max_memory_allocated(self.device) - before
+        self._step_frames = batch_for_free_memory(self.device, per_frame * 1.25, limit=self.options.max_auto_batch)
+        return prediction
 
     def animate_tensors(self, source: torch.Tensor, driving: Iterable[torch.Tensor]) -> Iterator[torch.Tensor]:
         """source float (1, 3, H, W); driving: batches float (B, 3, H, W) → predictions float (b, 3, H, W) in
@@ -109,16 +147,24 @@ class FomAnimator:
         Motion is taken relative to the first frame of the first driving batch (the chunk's first frame). The
         inference/autocast context is entered per step, never held across a `yield`.
         """
-        step = max(1, self.options.batch_size)
         with self._context():
             source = self._layout(source.to(self.device))
             kp_source = self._detect(source)
             prepared = self.generator.prepare_source(source, kp_source)
         state = _ChunkMotion()
         for batch in driving:
-            for start in range(0, batch.shape[0], step):
+            start = 0
+            if self._step_frames is None and batch.shape[0]:
+                if self.device.type == "cuda":
+                    yield self._measured_step(prepared, kp_source, batch, state)
+                    start = 1
+                else:
+                    self._step_frames = 4
+            while start < batch.shape[0]:
+                step = max(1, self._step_frames or 1)
                 with self._context():
                     prediction = self._step(prepared, kp_source, batch[start:start + step], state)
+                start += step
                 yield prediction
 
     def _step(self, prepared: PreparedSource, kp_source: dict[str, torch.Tensor], frames: torch.Tensor,
@@ -142,6 +188,11 @@ class FomAnimator:
         if full_frame:
             raise ValueError("the FOM animator makes 256×256 clips only; full-frame needs the built-in transfer")
         source = prepare_portrait(portrait, self.device)
-        prepared_driving = (prepare_base_frames(batch, self.device) for batch in driving if len(batch))
-        for prediction in self.animate_tensors(source, prepared_driving):
-            yield to_uint8_frames(prediction)
+        prepared: Iterable[torch.Tensor] = (prepare_base_frames(batch, self.device) for batch in driving if len(batch))
+        if not self.options.overlap:
+            yield from (to_uint8_frames(p) for p in self.animate_tensors(source, prepared))
+            return
+        from deepstory_kernel.streams import background
+
+        frames = (to_uint8_frames(p) for p in self.animate_tensors(source, background(prepared, name="fom-decode")))
+        yield from background(frames, name="fom-compute")     # the caller (the encoder) runs meanwhile

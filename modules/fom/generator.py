@@ -58,6 +58,7 @@ class OcclusionAwareGenerator(nn.Module):
         self.estimate_occlusion_map = config.estimate_occlusion_map
         self.num_channels = common.num_channels
         self._align_corners = False
+        self.decode_precision = "fp32"      # "fp16" on CUDA, set by the animator (deepstory_kernel.device decides)
         self._compiled_decode: Callable[[torch.Tensor], torch.Tensor] | None = None
 
     @property
@@ -113,7 +114,10 @@ class OcclusionAwareGenerator(nn.Module):
             out = out.expand(kp_driving["value"].shape[0], *out.shape[1:])
         if self.final.weight.is_contiguous(memory_format=torch.channels_last):
             out = out.contiguous(memory_format=torch.channels_last)
-        output["prediction"] = (self._compiled_decode or self.decode)(out)      # (B, C, H, W)
+        from deepstory_kernel.device import autocast
+
+        with autocast(out.device, self.decode_precision):   # the one part within tolerance in fp16 (animator.py)
+            output["prediction"] = (self._compiled_decode or self.decode)(out)  # (B, C, H, W)
         return output
 
     def decode(self, features: torch.Tensor) -> torch.Tensor:

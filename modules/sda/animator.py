@@ -6,6 +6,11 @@ Differences from the original `VideoAnimator.__call__` (same numbers, bounded me
 * the identity skips are computed once and broadcast per window (the original copies them T times);
 * the noise comes from a `torch.Generator` seeded with the chunk seed (the original uses the global RNG).
 
+On a GPU (device and precision from `deepstory_kernel.device`): the whole generation runs under fp16 autocast —
+measured on the reference model, frames move by at most ~1 level of 255 (bf16: 8, so not bf16) — and the window
+grows to what the free memory holds (frames per batch change nothing but speed: `test_windowed_equals_one_batch`).
+The decoder already runs channels_last (`generator.frames_fast`).
+
 Frame count: the contract is exactly `len(audio) // 882` frames. After resampling, the model-rate speech is
 zero-padded on the right to `frames * cutting_stride` samples when `int()` truncation made it shorter (the original
 pads the tail with zeros anyway, so every frame it would produce is unchanged) and extra windows are dropped.
@@ -36,6 +41,8 @@ from .windows import cut_windows, speech_from_float
 
 NOISE_STD = 0.33
 DEFAULT_WINDOW = 128  # frames per generator batch: ~250 MB of activations at GRID size; larger batches run faster per frame on CPU
+WINDOW_BYTES_PER_FRAME = 2.5e6   # activations per GRID frame in fp32 (250 MB / 128 frames, with margin)
+MAX_GPU_WINDOW = 1024
 
 
 def numpy_allowed_globals() -> list[Any]:
@@ -101,11 +108,18 @@ def frames_to_uint8(video_tanh: torch.Tensor) -> np.ndarray:
 class SdaAnimator:
     """`BaseAnimator` backed by a loaded SDA model (e.g. GRID)."""
 
-    def __init__(self, networks: SdaNetworks, device: torch.device | str, window: int = DEFAULT_WINDOW) -> None:
+    def __init__(self, networks: SdaNetworks, device: torch.device | str, window: int | None = DEFAULT_WINDOW,
+                 precision: str | None = None) -> None:
+        """`window` None: from the free CUDA memory (DEFAULT_WINDOW elsewhere); `precision` None: the device's
+        default (fp16 on CUDA, fp32 on CPU)."""
+        from deepstory_kernel.device import batch_for_free_memory, default_precision
+
         self.nets = networks
         self.config = networks.config
         self.device = torch.device(device)
-        self.window = int(window)
+        self.precision = precision or default_precision(self.device)
+        self.window = int(window) if window else batch_for_free_memory(
+            self.device, WINDOW_BYTES_PER_FRAME, limit=MAX_GPU_WINDOW, default=DEFAULT_WINDOW)
 
     @property
     def frame_shape(self) -> tuple[int, int]:
@@ -138,8 +152,11 @@ class SdaAnimator:
         `raw=True` yields the tanh tensors (B, 3, h, w) instead of uint8 images (for reference checks);
         `fast=False` runs the decoder with the original's ops (see generator.py; equal up to float rounding).
         """
+        from deepstory_kernel.device import autocast
+
         cfg, nets, dev = self.config, self.nets, self.device
         window = int(window or self.window)
+        reduced = autocast(dev, self.precision)       # entered per step, never held across a `yield`
         stride = cfg.cutting_stride
         speech = speech.reshape(-1)
         if num_frames is not None and speech.numel() < num_frames * stride:
@@ -148,24 +165,28 @@ class SdaAnimator:
         total = windows.shape[0] if num_frames is None else num_frames
         windows = windows[:total]
 
-        codes = torch.cat([nets.encoder.frame_codes(windows[i:i + window].to(dev))
-                           for i in range(0, total, window)])
-        z, _ = nets.encoder.sequence(codes)                                  # (1, T, rnn_gen_dim), once: small
-        noise_codes, _ = nets.generator.noise_codes(noise[:, :total].to(dev))  # (1, T, aux)
-        z_id, skips = nets.encoder_id(frame.to(dev))
-        skips_deepest_first = list(reversed(skips))
-        context = prepare_identity(nets.generator, z_id, skips_deepest_first) if fast else None
+        with reduced:
+            codes = torch.cat([nets.encoder.frame_codes(windows[i:i + window].to(dev))
+                               for i in range(0, total, window)])
+            z, _ = nets.encoder.sequence(codes)                                  # (1, T, rnn_gen_dim), once: small
+            noise_codes, _ = nets.generator.noise_codes(noise[:, :total].to(dev))  # (1, T, aux)
+            z_id, skips = nets.encoder_id(frame.to(dev))
+            skips_deepest_first = list(reversed(skips))
+            context = prepare_identity(nets.generator, z_id, skips_deepest_first) if fast else None
         for start in range(0, total, window):
             stop = min(start + window, total)
-            dynamic = torch.cat([z[0, start:stop], noise_codes[0, start:stop]], 1)   # latent order: audio, noise, id
-            if context is not None:
-                video = frames_fast(nets.generator, dynamic, context)
-            else:
-                latent = torch.cat([dynamic, z_id.expand(stop - start, -1)], 1)
-                video = nets.generator.frames(latent, skips_deepest_first)
+            with autocast(dev, self.precision):
+                dynamic = torch.cat([z[0, start:stop], noise_codes[0, start:stop]], 1)   # latent: audio, noise, id
+                if context is not None:
+                    video = frames_fast(nets.generator, dynamic, context)
+                else:
+                    latent = torch.cat([dynamic, z_id.expand(stop - start, -1)], 1)
+                    video = nets.generator.frames(latent, skips_deepest_first)
+            video = video.float()
             yield video if raw else frames_to_uint8(video)
 
 
-def load_sda(path: str | os.PathLike[str], device: torch.device | str, window: int = DEFAULT_WINDOW) -> SdaAnimator:
-    """Plain loader (deepstory_core keeps the result in its model cache): grid.dat → ready `SdaAnimator`."""
+def load_sda(path: str | os.PathLike[str], device: torch.device | str, window: int | None = None) -> SdaAnimator:
+    """Plain loader (deepstory_core keeps the result in its model cache): grid.dat → ready `SdaAnimator`; the
+    window (frames per batch) from the free memory on CUDA, DEFAULT_WINDOW elsewhere."""
     return SdaAnimator(build_networks(load_sda_dict(path), device), device, window)
