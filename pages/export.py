@@ -12,6 +12,7 @@ from deepstory_core import render
 from deepstory_core.backends import full_frame_problem
 from deepstory_core.burn_in import POSITIONS, SIZES
 from deepstory_core.demo import is_demo
+from deepstory_core.distributed import cluster_problem
 from deepstory_core.exported import download_name, safe_export_state
 from deepstory_core.project import Project
 from deepstory_core.render_queue import render_queue
@@ -49,6 +50,15 @@ _option(c1, "checkbox", "Full frame", "full_frame", value=settings.full_frame,
              + ("" if full_frame_ok else " " + full_frame_rule))
 if settings.full_frame and not full_frame_ok:
     st.warning(f"{full_frame_rule} Untick it or change the animate backend.")
+
+st.subheader("Where to render")
+_option(st, "text_input", "Ray cluster", "ray", value=settings.ray,
+        placeholder="empty: this computer · local:4 · auto · ray://head-node:10001",
+        help="Render the bases and clips on a Ray cluster: local:N starts N workers here, auto joins the cluster "
+             "on this machine, ray://HOST:10001 a remote one (see the README, “Render on a cluster”).")
+ray_problem = cluster_problem(settings.ray)
+if ray_problem:
+    st.warning(ray_problem)
 
 st.subheader("Subtitles")
 st.caption("An .srt and a WebVTT (.vtt) file are always written beside the video.")

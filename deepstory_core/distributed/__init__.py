@@ -11,7 +11,8 @@ exactly as in one process, and the exported mp4 is byte-identical. Ray is import
     executor.py — the driver: scheduling loop over the actors, results streamed back and written atomically
 """
 
-from .cluster import RayTarget, parse_ray_target, ray_session
+from .cluster import RayTarget, cluster_problem, parse_ray_target, ray_session
 from .executor import LocalStages, RayExecutor, StageRun, stage_runner
 
-__all__ = ["LocalStages", "RayExecutor", "RayTarget", "StageRun", "parse_ray_target", "ray_session", "stage_runner"]
+__all__ = ["LocalStages", "RayExecutor", "RayTarget", "StageRun", "cluster_problem", "parse_ray_target", "ray_session",
+           "stage_runner"]

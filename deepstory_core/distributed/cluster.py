@@ -36,6 +36,7 @@ class RayTarget:
 
     address: str | None = None
     cpus: int | None = None
+    gpus: int | None = None     # local: GPUs the cluster declares (None: those Ray finds; benches declare logical ones)
 
     @property
     def local(self) -> bool:
@@ -57,11 +58,20 @@ def parse_ray_target(text: str | None) -> RayTarget | None:
     if value.startswith("local:"):
         count = value.partition(":")[2]
         if not count.isdigit() or int(count) < 1:
-            raise InputError(f"--ray {value}: the number of local workers must be a whole number ≥ 1 (e.g. local:2).")
+            raise InputError(f"Ray cluster {value!r}: the number of local workers must be a whole number ≥ 1 (e.g. local:2).")
         return RayTarget(cpus=int(count))
     if value == "auto" or _ADDRESS_RE.match(value):
         return RayTarget(address=value)
-    raise InputError(f"--ray {value[:60]!r}: give local, local:N, auto, ray://HOST:10001 or HOST:PORT.")
+    raise InputError(f"Ray cluster {value[:60]!r}: give local, local:N, auto, ray://HOST:10001 or HOST:PORT.")
+
+
+def cluster_problem(text: str | None) -> str | None:
+    """What is wrong with a `--ray` / settings value, as one line; None when it is usable (or empty)."""
+    try:
+        parse_ray_target(text)
+    except InputError as err:
+        return str(err)
+    return None
 
 
 def _code_options(ray, target: RayTarget) -> dict:
@@ -97,7 +107,8 @@ def ray_session(target: RayTarget | str) -> Iterator[object]:
     kwargs: dict = {**_code_options(ray, target), "logging_level": logging.WARNING, "log_to_driver": False}
     try:
         if target.local:
-            ray.init(num_cpus=target.cpus or os.cpu_count() or 1, include_dashboard=False, **kwargs)
+            ray.init(num_cpus=target.cpus or os.cpu_count() or 1, num_gpus=target.gpus, include_dashboard=False,
+                     **kwargs)
         else:
             ray.init(address=target.address, **kwargs)
     except (ConnectionError, TimeoutError, ValueError, RuntimeError) as err:

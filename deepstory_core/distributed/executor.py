@@ -28,7 +28,7 @@ import numpy as np
 
 from deepstory_kernel.errors import DeepstoryError, InputError, ModelUnavailableError, StorageError
 
-from ..progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent
+from ..progress import Cancelled, CancelToken, ProgressCallback, StageProgress
 from ..stages import animate as animate_stage
 from ..stages import base as base_stage
 from ..stages.runner import StageCount
@@ -61,6 +61,8 @@ class StageRun:
     frames: int = 0
     retried: int = 0          # chunks run again after their worker died
     load_s: float = 0.0       # slowest worker's model load
+    ready_s: float = 0.0      # from the stage's start until every worker held its model (processes started too)
+    loop_s: float = 0.0       # from the first chunk handed out to the last one stored
     elapsed_s: float = 0.0
     worker_pids: list[int] = field(default_factory=list)
 
@@ -154,7 +156,7 @@ class RayExecutor:
             faces = self._put_faces(ray, todo)
             tasks = [_Task(job.base_key, job.index, job.num_frames, "base",
                            (faces[job.speaker], np.asarray(load_chunk_audio(project, job.chunk)),
-                            load_chunk_phonemes(project, job.chunk), job.seed))
+                            load_chunk_phonemes(project, job.chunk), job.seed, job.style))
                      for job in todo]
             self._run(run, spec, fingerprint, store, base_stage.STAGE, base_stage.EXT, tasks, progress, cancel)
         self.runs.append(run)
@@ -245,8 +247,10 @@ class RayExecutor:
                     raise ModelUnavailableError(error)
                 run.worker_pids.append(pid)
                 run.load_s = max(run.load_s, load_s)
+            run.ready_s = time.monotonic() - started
             self._loop(ray, run, ray.put(spec), fingerprint, slots, tasks, store, artifact_stage, ext, progress,
                        cancel)
+            run.loop_s = time.monotonic() - started - run.ready_s
         except BaseException:
             self._close_pool()       # cancelled or failed: stop the chunks still running on the workers
             raise
@@ -259,7 +263,8 @@ class RayExecutor:
         control = self._control
         queue = deque((task, 0) for task in tasks)
         inflight: dict[Any, tuple[int, _Task, int]] = {}
-        total_frames = sum(task.frames for task in tasks)
+        tracker = StageProgress(progress, run.stage, sum(task.frames for task in tasks), "frames")
+        tracker.start_item(f"{len(tasks)} chunks on {len(slots)} Ray workers")
         finished_frames = 0
         last_event = 0.0
 
@@ -313,8 +318,11 @@ class RayExecutor:
                 self._snapshot = ray.get(control.snapshot.remote())
                 partial = sum(frames for key, frames in self._snapshot.frames.items() if key not in self._finished)
                 unstored = 1 if queue or inflight else 0      # full only once every chunk is in the store
-                progress(ProgressEvent(run.stage, min(total_frames - unstored, finished_frames + partial),
-                                       total_frames, f"{run.rendered}/{len(tasks)} chunks on {len(slots)} Ray workers"))
+                done_frames = min(tracker.total - unstored, finished_frames + partial)
+                tracker.message = f"{run.rendered} of {len(tasks)} chunks done on {len(slots)} Ray workers"
+                if done_frames > tracker.done:
+                    tracker.advance(done_frames - tracker.done)
+        tracker.finish()
         run.retried += self._snapshot.retried
         run.worker_pids = sorted(set(run.worker_pids) | set(self._snapshot.pids.values()))   # restarted ones too
 

@@ -14,7 +14,7 @@ import os
 import socket
 import tempfile
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,31 +60,6 @@ class _Reporter:
 
     def is_set(self) -> bool:
         return self._cancelled
-
-
-class _CountedBase:
-    """The base model with each yielded batch counted (frame-level progress)."""
-
-    def __init__(self, model: Any, reporter: _Reporter) -> None:
-        self._model, self._reporter = model, reporter
-
-    def animate(self, audio: np.ndarray, identity: np.ndarray, seed: int, phonemes: Sequence = ()) -> Iterator[np.ndarray]:
-        for batch in self._model.animate(audio, identity, seed, phonemes):
-            self._reporter.add(len(batch) if np.ndim(batch) == 4 else 1)
-            yield batch
-
-
-class _CountedTransfer:
-    """The motion model with each yielded batch counted (frame-level progress)."""
-
-    def __init__(self, model: Any, reporter: _Reporter) -> None:
-        self._model, self._reporter = model, reporter
-
-    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *, full_frame: bool = False,
-                 geometry: Any = None) -> Iterator[np.ndarray]:
-        for batch in self._model.transfer(portrait, driving, full_frame=full_frame, geometry=geometry):
-            self._reporter.add(len(batch) if np.ndim(batch) == 4 else 1)
-            yield batch
 
 
 def _sha256(path: Path) -> str:
@@ -147,14 +122,14 @@ class StageWorker:
         release_memory()
 
     def base(self, spec: Any, fingerprint: str, key: str, frames: int, face: Any, audio: np.ndarray,
-             phonemes: Sequence, seed: int) -> ChunkArtifact:
+             phonemes: Sequence, seed: int, style: Any) -> ChunkArtifact:
         """One chunk's base frames (`.npy` bytes), as `stages.base.write_base_frames` writes them."""
         self._ensure(spec, fingerprint)
         reporter = _Reporter(self._control, key, frames)
         identity = self._identity(face)
         with self._destination(base_stage.STAGE, key, base_stage.EXT) as path:
-            base_stage.write_base_frames(path, _CountedBase(self._model, reporter), audio, identity, seed, phonemes,
-                                         cancel=reporter)
+            base_stage.write_base_frames(path, self._model, audio, identity, seed, phonemes, cancel=reporter,
+                                         on_frames=reporter.add, style=style)
             return self._artifact(key, path, frames)
 
     def clip(self, spec: Any, fingerprint: str, key: str, frames: int, base_frames: np.ndarray, face: Any,
@@ -163,8 +138,9 @@ class StageWorker:
         self._ensure(spec, fingerprint)
         reporter = _Reporter(self._control, key, frames)
         with self._destination(animate_stage.STAGE, key, animate_stage.EXT) as path:
-            animate_stage.write_animated_clip(path, base_frames, _CountedTransfer(self._model, reporter), face.portrait,
-                                              (int(size[0]), int(size[1])), full_frame, reporter, face.face())
+            animate_stage.write_animated_clip(path, base_frames, self._model, face.portrait,
+                                              (int(size[0]), int(size[1])), full_frame, reporter, face.face(),
+                                              on_frames=reporter.add)
             return self._artifact(key, path, frames)
 
     def _identity(self, face: Any) -> np.ndarray:

@@ -1,0 +1,260 @@
+"""Rendering on Ray: speed-up of 2 local workers over 1 (built-in backends), per-chunk scheduling overhead, and
+a simulation of 8 GPUs on a 30-minute story.
+
+1. builtin   A two-speaker story (built-in voices, portraits, base and animate) rendered in this process and on a
+             local cluster with 1 and with 2 workers (the same cluster, 2 CPUs); the clips must be byte-identical.
+2. overhead  Many short chunks through near-zero-cost backends (sleep 0): the cluster's time per chunk minus this
+             process's = what scheduling, shipping inputs (audio, base frames) and returning artifact bytes cost.
+3. simulate  A 30-minute story's chunk plan (speaker turns of 1–36 s, seeded) rendered by sleep-based backends of
+             a stated per-frame cost on 1 and on 8 workers ("GPUs": the cluster declares 8 logical GPUs, one actor
+             each). Time is compressed (fewer frames per chunk, shorter sleeps) so it runs in seconds; a model of the
+             executor's scheduling (list scheduling + measured overhead + model load) is checked against the
+             compressed run and then evaluated at full scale.
+
+    python bench/bench_ray.py                          # all three
+    python bench/bench_ray.py --part builtin --seconds 30
+    python bench/bench_ray.py --part simulate --gpus 8 --fom-gpu-s 0.025
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.ray_sim_backends import FramesVoice, sleep_specs
+from deepstory_core import render
+from deepstory_core.backends import register_backend
+from deepstory_core.distributed import RayExecutor, RayTarget, ray_session
+from deepstory_core.progress import ProgressEvent
+from deepstory_core.project import Project
+
+WORDS = ("the morning train left the old station while the clock above the platform struck nine and the "
+         "people waiting on the benches looked up from their papers to watch it go").split()
+FOM_CPU_S = 1.5        # s per 256² frame, measured here (ENVIRONMENT.md: 1.33–1.65 s/frame on 2 loaded cores)
+
+
+# -- helpers -------------------------------------------------------------------------------------------------------
+class StageClock:
+    """Wall time from the first event of the base stage to the last of the animate stage."""
+
+    def __init__(self) -> None:
+        self.start: float | None = None
+        self.end = 0.0
+
+    def __call__(self, event: ProgressEvent) -> None:
+        if event.stage in ("base", "animate"):
+            now = time.perf_counter()
+            self.start = self.start if self.start is not None else now
+            self.end = now
+
+    @property
+    def seconds(self) -> float:
+        return self.end - (self.start or self.end)
+
+
+def copy_without_frames(project: Project, root: Path) -> Project:
+    shutil.copytree(project.root, root)
+    for folder in ("artifacts/base", "artifacts/clip", "exports"):
+        shutil.rmtree(root / folder, ignore_errors=True)
+    return Project.open(root)
+
+
+def clips(project: Project) -> dict[str, bytes]:
+    folder = project.store.root / "clip"
+    return {p.name: p.read_bytes() for p in sorted(folder.glob("*.mp4"))}
+
+
+def stages_on_cluster(project: Project, workers: int, **render_args) -> tuple[float, RayExecutor]:
+    executor = RayExecutor("local", workers=workers)
+    clock = StageClock()
+    render.render_story(project, clock, until="animate", ray=executor, **render_args)
+    return clock.seconds, executor
+
+
+# -- 1. built-in path ------------------------------------------------------------------------------------------------
+def builtin_story(seconds: float) -> str:
+    lines, total, i = [], 0.0, 0
+    while total < seconds:
+        words = " ".join(WORDS[(i * 5 + k) % len(WORDS)] for k in range(8 + i % 5))
+        lines.append(f"{'Alice' if i % 2 == 0 else 'Grace'}: {words.capitalize()}.")
+        total += 0.45 * (8 + i % 5) * 0.75 + 0.5      # espeak speaks ~2.5 words/s here (rough, for the line count)
+        i += 1
+    return "\n".join(lines) + "\n"
+
+
+def bench_builtin(work: Path, seconds: float) -> None:
+    template = Project.create(work / "template")
+    template.set_story(builtin_story(seconds))
+    template.save()
+    render.render_story(template, until="voice")
+    clock = StageClock()
+    local = copy_without_frames(template, work / "local")
+    frames = render.render_story(local, clock, until="animate").frames
+    t_local = clock.seconds
+    chunks = len(local.store.keys("clip"))
+    t_cluster, stages = {}, {}
+    for workers in (1, 2):
+        project = copy_without_frames(template, work / f"ray{workers}")
+        t_cluster[workers], executor = stages_on_cluster(project, workers)
+        stages[workers] = executor.runs
+        assert clips(project) == clips(local), "cluster clips differ from the single-process ones"
+    print(f"\n1. built-in backends, {frames / 25:.1f} s of story ({frames} frames, {chunks} chunks), 2 cores")
+    print(f"   this process:        {t_local:6.2f} s  (base + animate)")
+    for workers in (1, 2):
+        runs = stages[workers]
+        ready = sum(run.ready_s for run in runs)
+        loop = sum(run.loop_s for run in runs)
+        print(f"   Ray, {workers} worker{'s' if workers > 1 else ' '}:       {t_cluster[workers]:6.2f} s  "
+              f"(workers started and models loaded {ready:.2f} s, chunks {loop:.2f} s)")
+    loops = {w: sum(run.loop_s for run in stages[w]) for w in (1, 2)}
+    print(f"   speed-up 2 workers / 1: {t_cluster[1] / t_cluster[2]:.2f}x end to end, "
+          f"{loops[1] / loops[2]:.2f}x on the chunks alone; clips byte-identical to this process's")
+
+
+# -- 2. per-chunk overhead -------------------------------------------------------------------------------------------
+def frames_story(frames: list[int]) -> str:
+    return "\n".join(f"{'Alice' if i % 2 == 0 else 'Grace'}: Line [{n}]." for i, n in enumerate(frames)) + "\n"
+
+
+def frames_project(root: Path, frames: list[int]) -> Project:
+    project = Project.create(root)
+    project.settings = project.settings.with_changes(line_start_pause=0.0, punctuation_pauses={})
+    project.set_story(frames_story(frames))
+    project.save()
+    render.render_story(project, until="voice", voice_factory=FramesVoice)
+    return project
+
+
+def register_sleep(base_s: float, animate_s: float, name: str) -> None:
+    base, animate = sleep_specs(base_s, animate_s, name)
+    register_backend(base)
+    register_backend(animate)
+
+
+def bench_overhead(work: Path, chunks: int) -> float:
+    register_sleep(0.0, 0.0, "null")
+    template = frames_project(work / "null", [25] * chunks)
+    clock = StageClock()
+    local = copy_without_frames(template, work / "null-local")
+    render.render_story(local, clock, until="animate", base_backend="null", animate_backend="null",
+                        voice_factory=FramesVoice)
+    t_local = clock.seconds
+    project = copy_without_frames(template, work / "null-ray")
+    _, executor = stages_on_cluster(project, 1, base_backend="null", animate_backend="null", voice_factory=FramesVoice)
+    loop = sum(run.loop_s for run in executor.runs)
+    n = len(project.store.keys("clip"))
+    per_chunk = (loop - t_local) / (2 * n)
+    print(f"\n2. scheduling overhead: {n} chunks of 1 s through zero-cost backends, 1 worker")
+    print(f"   this process {t_local:.2f} s, Ray {loop:.2f} s (chunks only) → {per_chunk * 1000:.0f} ms per chunk "
+          f"and stage (hand-out, 1 s of audio or 25 base frames in, the artifact's bytes back, written by the driver)")
+    return max(per_chunk, 0.0)
+
+
+# -- 3. simulation ---------------------------------------------------------------------------------------------------
+def story_plan(minutes: float, seed: int = 0) -> list[int]:
+    """Chunk lengths in frames of a story of `minutes`: speaker turns, log-normal around 7 s, 1–36 s."""
+    rng = np.random.default_rng(seed)
+    frames, total = [], 0
+    while total < minutes * 60 * 25:
+        seconds = float(np.clip(rng.lognormal(np.log(7.0), 0.7), 1.0, 36.0))
+        frames.append(int(seconds * 25))
+        total += frames[-1]
+    return frames
+
+
+def makespan(frames: list[int], workers: int, per_frame: float, overhead: float, load: float) -> float:
+    """The executor's policy: every worker loads the model, then takes the next chunk in order when it is free."""
+    free = [load] * workers
+    for n in frames:
+        index = int(np.argmin(free))
+        free[index] += n * per_frame + overhead
+    return max(free)
+
+
+def render_time(frames: list[int], workers: int, base_s: float, animate_s: float, overhead: float,
+                loads: tuple[float, float]) -> float:
+    return (makespan(frames, workers, base_s, overhead, loads[0])
+            + makespan(frames, workers, animate_s, overhead, loads[1]))
+
+
+def bench_simulate(work: Path, gpus: int, minutes: float, fom_gpu_s: float, sda_gpu_s: float, base_cpu_s: float,
+                   overhead: float, compress: int, run_seconds: float) -> None:
+    plan = story_plan(minutes)
+    total = sum(plan)
+    print(f"\n3. simulation: a {minutes:.0f}-minute story = {total} frames in {len(plan)} chunks "
+          f"(speaker turns 1–36 s, median 7 s); per-chunk overhead {overhead * 1000:.0f} ms (part 2)")
+    scenarios = {
+        "CPU workers, FOM 1.5 s/frame (measured)": (base_cpu_s, FOM_CPU_S, (1.0, 5.0)),
+        f"GPUs, FOM {fom_gpu_s * 1000:.0f} ms/frame + SDA {sda_gpu_s * 1000:.0f} ms/frame (assumed)":
+            (sda_gpu_s, fom_gpu_s, (5.0, 10.0)),
+    }
+    for name, (base_s, animate_s, loads) in scenarios.items():
+        one = render_time(plan, 1, base_s, animate_s, overhead, loads)
+        many = render_time(plan, gpus, base_s, animate_s, overhead, loads)
+        print(f"   {name}: 1 worker {one / 3600:.2f} h, {gpus} workers {many / 3600:.2f} h "
+              f"→ speed-up {one / many:.2f}x (ideal {gpus}x)")
+
+    # The model checked against the real executor: the same plan, compressed, on sleeping actors.
+    small = [max(1, round(n / compress)) for n in plan]
+    _, animate_s, _ = next(iter(scenarios.values()))
+    scale = run_seconds / (sum(small) * animate_s)        # sleep per frame so that 1 worker needs ~run_seconds
+    sim_base, sim_animate = 0.0, animate_s * scale
+    register_sleep(sim_base, sim_animate, "simfom")
+    template = frames_project(work / "sim", small)
+    measured = {}
+    for workers in (1, gpus):
+        project = copy_without_frames(template, work / f"sim{workers}")
+        executor = RayExecutor("local", workers=workers, gpu_share={"simfom": 1.0})
+        clock = StageClock()
+        render.render_story(project, clock, until="animate", base_backend="simfom", animate_backend="simfom",
+                            voice_factory=FramesVoice, ray=executor)
+        measured[workers] = sum(run.loop_s for run in executor.runs)
+    predicted = {w: render_time(small, w, sim_base, sim_animate, overhead, (0.0, 0.0)) for w in (1, gpus)}
+    print(f"   check on Ray ({len(small)} chunks of 1/{compress} the frames, sleeping actors on {gpus} logical GPUs): "
+          f"measured {measured[1]:.1f} s → {measured[gpus]:.1f} s = {measured[1] / measured[gpus]:.2f}x, "
+          f"model {predicted[1]:.1f} s → {predicted[gpus]:.1f} s = {predicted[1] / predicted[gpus]:.2f}x")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--part", choices=("builtin", "overhead", "simulate", "all"), default="all")
+    parser.add_argument("--seconds", type=float, default=30.0, help="story length for part 1")
+    parser.add_argument("--chunks", type=int, default=40, help="chunks for part 2")
+    parser.add_argument("--gpus", type=int, default=8)
+    parser.add_argument("--minutes", type=float, default=30.0)
+    parser.add_argument("--fom-gpu-s", type=float, default=0.025, help="assumed FOM s/frame on one GPU")
+    parser.add_argument("--sda-gpu-s", type=float, default=0.002, help="assumed SDA s/frame on one GPU")
+    parser.add_argument("--base-cpu-s", type=float, default=0.01, help="built-in base s/frame on one CPU worker")
+    parser.add_argument("--overhead-ms", type=float, help="per-chunk overhead for part 3 (default: part 2's)")
+    parser.add_argument("--compress", type=int, default=25, help="part 3: frames of the real run = plan / this")
+    parser.add_argument("--run-seconds", type=float, default=20.0, help="part 3: the 1-worker run's length")
+    args = parser.parse_args()
+
+    started = time.perf_counter()
+    gpus = args.gpus if args.part in ("simulate", "all") else None   # logical GPUs: one sleeping actor each
+    with tempfile.TemporaryDirectory(prefix="bench-ray-") as folder, \
+            ray_session(RayTarget(cpus=2, gpus=gpus)) as ray:
+        print(f"local Ray cluster up in {time.perf_counter() - started:.1f} s: {ray.cluster_resources()}")
+        work = Path(folder)
+        overhead = (args.overhead_ms or 0) / 1000
+        if args.part in ("builtin", "all"):
+            bench_builtin(work, args.seconds)
+        if args.part in ("overhead", "all"):
+            measured = bench_overhead(work, args.chunks)
+            overhead = overhead or measured
+        if args.part in ("simulate", "all"):
+            bench_simulate(work, args.gpus, args.minutes, args.fom_gpu_s, args.sda_gpu_s, args.base_cpu_s,
+                           overhead or 0.03, args.compress, args.run_seconds)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
