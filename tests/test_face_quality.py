@@ -111,3 +111,27 @@ def test_hard_edged_paste_shows_a_seam(landmarker, speech, portrait):
                          landmarker=landmarker)
     assert score.seam is not None and score.seam > 0.08
     assert any("seam" in p for p in score.problems)
+
+
+def test_chunk_scores_are_measured_on_demand_and_stored(tmp_path, landmarker):
+    """A one-line story rendered with the built-in backends: no score until asked; then one stored per chunk,
+    read back cheaply (no face model) and not measured again."""
+    from deepstory_core.cast import CastEntry
+    from deepstory_core.project import Project
+    from deepstory_core.quality_chunks import STAGE, chunk_scores, score_chunk
+    from deepstory_core.render import chunk_status, render_story
+
+    project = Project.create(tmp_path / "p", name="score")
+    project.set_story("Alice: Maybe, Bob.\n")
+    project.cast["Alice"] = CastEntry(voice_id="espeak:en-us+f2", portrait="builtin:eileen")
+    project.save()
+    render_story(project, until="animate")
+    assert chunk_scores(project) == {}
+    score = score_chunk(project, 0, "animate", landmarker)
+    assert score.frames == chunk_status(project)[0].num_frames and score.face_found > 0.9
+    stored = list((project.store.root / STAGE).glob("*.json"))
+    assert len(stored) == 1
+    mtime = stored[0].stat().st_mtime_ns
+    assert chunk_scores(project) == {0: {"animate": score}}
+    assert score_chunk(project, 0, "animate", landmarker) == score
+    assert stored[0].stat().st_mtime_ns == mtime
