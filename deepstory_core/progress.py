@@ -113,6 +113,14 @@ class StageProgress:
         self._callback(ProgressEvent(self.stage, self.done, self.total, message, self.unit, 0.0))
 
 
+_LINE_OPEN = [False]
+
+
+def line_open() -> bool:
+    """Whether a progress bar has drawn an unfinished line on stderr (a message must then start a new line)."""
+    return _LINE_OPEN[0]
+
+
 class StderrProgressBar:
     """A one-line text bar on stderr with the time left, redrawn at most ~10 times a second."""
 
@@ -137,7 +145,9 @@ class StderrProgressBar:
             count += f" {event.unit}"
         left = f" ~{format_duration(event.eta_s)} left" if event.eta_s is not None and not finished else ""
         self._stream.write(f"\r{event.stage:>8} [{bar}] {count}{left} {event.message[:50]:<50}")
+        _LINE_OPEN[0] = True
         if finished:
             self._stream.write("\n")
             self._last_stage = ""
+            _LINE_OPEN[0] = False
         self._stream.flush()

@@ -20,7 +20,7 @@ import numpy as np
 
 from deepstory_kernel.errors import InputError, StorageError
 
-from .atomic import atomic_path
+from .atomic import atomic_path, describe_os_error
 
 
 def float_to_int16(audio: np.ndarray) -> np.ndarray:
@@ -60,7 +60,7 @@ class WavWriter:
             self._wave.writeframesraw(np.ascontiguousarray(data, dtype="<i2").tobytes())
         except OSError as err:
             self.abort()
-            raise StorageError(f"Could not write {self.path}: {err.strerror or err}.") from err
+            raise StorageError(describe_os_error(err, self.path)) from err
         self.frames_written += data.shape[0]
 
     def close(self) -> None:
@@ -72,7 +72,7 @@ class WavWriter:
             self._wave.close()  # patches the RIFF/data sizes
         except OSError as err:
             self._stack.__exit__(type(err), err, err.__traceback__)
-            raise StorageError(f"Could not write {self.path}: {err.strerror or err}.") from err
+            raise StorageError(describe_os_error(err, self.path)) from err
         self._stack.close()
 
     def abort(self) -> None:

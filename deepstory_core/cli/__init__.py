@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import logging
 import sys
 from collections.abc import Sequence
 
@@ -27,11 +28,36 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    _report_warnings()
     try:
         return int(args.func(args) or 0)
     except DeepstoryError as err:
-        print(f"error: {err}", file=sys.stderr)
+        print(f"{_line_break()}error: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("interrupted: finished work is kept; run the same command again to resume.", file=sys.stderr)
+        # the progress bar's line may be unfinished: the message starts on a line of its own
+        print(f"{_line_break()}interrupted: finished work is kept; run the same command again to resume.",
+              file=sys.stderr)
         return 130
+
+
+def _line_break() -> str:
+    """A newline when the progress bar left its line unfinished (the message then starts on a line of its own)."""
+    from ..progress import line_open
+
+    return "\n" if line_open() else ""
+
+
+class _StderrWarnings(logging.Handler):
+    """`warning: <message>` lines on stderr for what the engine reports while it continues (a damaged artifact
+    moved aside and made again), each on its own line even while a progress bar is drawn."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        print(f"{_line_break()}warning: {record.getMessage()}", file=sys.stderr)
+
+
+def _report_warnings() -> None:
+    logger = logging.getLogger("deepstory")
+    if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
+        logger.addHandler(_StderrWarnings(logging.WARNING))
+        logger.propagate = False

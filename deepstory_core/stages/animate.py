@@ -20,6 +20,7 @@ from deepstory_kernel.contracts import MotionTransfer
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import CLIP_SIZE
 
+from .. import integrity
 from ..artifacts import ArtifactStore, artifact_key
 from ..backends import BackendSpec
 from ..progress import Cancelled, CancelToken, ProgressCallback
@@ -129,10 +130,20 @@ def run(project, jobs: Sequence[ChunkJob], spec: BackendSpec, progress: Progress
     store = project.store
 
     def render_one(motion: Any, job: ChunkJob, on_frames: Callable[[int], None]) -> None:
-        if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT):
+        if not base_stage.base_ready(store, job):
             raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
         render_clip(store, job.clip_key, base_stage.read_base(store, job.base_key), motion, job.face.portrait,
                     job.size, job.full_frame, cancel, geometry=job.face.face(), on_frames=on_frames)
+        integrity.seal(store, STAGE, job.clip_key, EXT, job.num_frames)
 
-    return run_chunks(NAME, spec, jobs, lambda job: store.exists(STAGE, job.clip_key, EXT), render_one, progress,
-                      cancel, base_stage.describe)
+    return run_chunks(NAME, spec, jobs, lambda job: clip_ready(store, job), render_one, progress, cancel,
+                      base_stage.describe)
+
+
+def clip_ready(store: ArtifactStore, job: ChunkJob) -> bool:
+    """The chunk's clip is on disk and intact — its seal's hash and frame count match (a damaged or exchanged clip
+    is moved aside: False, render it again)."""
+    from ..video import count_frames
+
+    return integrity.verified(store, STAGE, job.clip_key, EXT, job.num_frames, f"The clip of chunk {job.index + 1}",
+                              count_frames=count_frames)

@@ -20,6 +20,7 @@ from deepstory_kernel.contracts import BaseAnimator, MotionStyle, PhonemeEvent
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import BASE_SHAPE, SAMPLES_PER_FRAME
 
+from .. import integrity
 from ..artifacts import ArtifactStore, artifact_key
 from ..atomic import atomic_path
 from ..backends import BackendSpec
@@ -117,9 +118,15 @@ def run(project, jobs: Sequence[ChunkJob], spec: BackendSpec, progress: Progress
     def render_one(animator: Any, job: ChunkJob, on_frames: Callable[[int], None]) -> None:
         render_base(store, job.base_key, animator, load_chunk_audio(project, job.chunk), job.face.identity(animator),
                     job.seed, load_chunk_phonemes(project, job.chunk), cancel, on_frames, job.style)
+        integrity.seal(store, STAGE, job.base_key, EXT, job.num_frames)
 
-    return run_chunks(STAGE, spec, jobs, lambda job: store.exists(STAGE, job.base_key, EXT), render_one, progress,
-                      cancel, describe)
+    return run_chunks(STAGE, spec, jobs, lambda job: base_ready(store, job), render_one, progress, cancel, describe)
+
+
+def base_ready(store: ArtifactStore, job: ChunkJob) -> bool:
+    """The chunk's base is on disk and intact (a damaged one is moved aside: False, render it again)."""
+    return integrity.verified(store, STAGE, job.base_key, EXT, job.num_frames, f"The base of chunk {job.index + 1}",
+                              count_frames=integrity.frames_in_npy)
 
 
 def describe(job: ChunkJob) -> str:

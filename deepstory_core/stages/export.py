@@ -71,6 +71,10 @@ def run(project, plan: StoryPlan, jobs: Sequence[ChunkJob], out: Path, progress:
     cues = subtitle_cues(plan, project.sentences)
     srt_text = "".join(srt_blocks(cues, plan.sample_rate))
     tracker.start_item("burning in the subtitles" if burn else "joining the clips")
+    for job in jobs:   # each clip is what its key says, in its place (a damaged or swapped clip is never joined)
+        if not animate_stage.clip_ready(project.store, job):
+            raise StorageError(f"The clip of chunk {job.index + 1} is missing or was damaged (moved aside to "
+                               f"{project.store.root / 'damaged'}); render again to make it, then export.")
     clips = [project.store.path(animate_stage.STAGE, job.clip_key, animate_stage.EXT) for job in jobs]
     exported = export_video(clips, wav, out, srt_text, soft_subtitles=settings.soft_subtitles,
                             vtt_text=vtt_text(cues, plan.sample_rate), burn_in=burn,

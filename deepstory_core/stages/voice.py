@@ -82,10 +82,11 @@ def artifact_complete(store, stage: str, key: str) -> bool:
 
 
 def stored_sentence_length(store, key: str) -> int | None:
-    """Speech samples of a sentence's finished audio artifact, or None when it is not (completely) there."""
-    if not artifact_complete(store, VOICE_STAGE, key):
-        return None
-    return int(store.read_json(VOICE_STAGE, key)["num_samples"])
+    """Speech samples of a sentence's finished audio artifact, or None when it is not (completely) there; a
+    damaged one (no sample count, audio of another length) is moved aside, so it is synthesised again."""
+    from ..integrity import audio_length
+
+    return audio_length(store, VOICE_STAGE, key, f"The sentence audio {VOICE_STAGE}/{key}")
 
 
 def _default_voice_factory(voice_id: str) -> VoiceBackend:
@@ -169,8 +170,11 @@ def write_chunk_audio(project, plan: StoryPlan, planned: Sequence[PlannedSentenc
     """Write each chunk's padded audio (and its phoneme events, chunk-relative) unless already on disk."""
     store = project.store
     by_id = {item.sentence_id: item for item in planned}
+    from ..integrity import audio_length
+
     for chunk in plan.chunks:
-        if not artifact_complete(store, CHUNK_AUDIO_STAGE, chunk.content_key):
+        if audio_length(store, CHUNK_AUDIO_STAGE, chunk.content_key, f"The audio of chunk {chunk.index + 1}",
+                        expected=chunk.num_samples) is None:
             _check_cancel(cancel)
             audio = np.zeros(chunk.num_samples, dtype=np.float32)
             phonemes: list[list] = []
