@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from deepstory_kernel.errors import StorageError
+
 from .artifacts import ArtifactStore
 
 LOG = logging.getLogger("deepstory")
@@ -83,10 +85,15 @@ def seal_path(store: ArtifactStore, stage: str, key: str, ext: str) -> Path:
 def seal(store: ArtifactStore, stage: str, key: str, ext: str, frames: int) -> None:
     """Record what a just-written artifact is: size, frame count, sha256 (atomic; written after the artifact)."""
     path = store.path(stage, key, ext)
-    with store.writing(stage, key, f"{ext}.json") as tmp:
-        tmp.write_text(json.dumps({"bytes": path.stat().st_size, "frames": int(frames), "sha256": file_sha256(path)}),
-                       encoding="utf-8")
+    record = {"bytes": path.stat().st_size, "frames": int(frames), "sha256": file_sha256(path)}
     _verified.add(_identity(path))
+    try:
+        with store.writing(stage, key, f"{ext}.json") as tmp:
+            tmp.write_text(json.dumps(record), encoding="utf-8")
+    except StorageError:
+        if not os.access(path.parent, os.W_OK):
+            return       # a read-only project: verified now, sealed by the next run that may write
+        raise
 
 
 def _read_seal(store: ArtifactStore, stage: str, key: str, ext: str) -> dict | None:

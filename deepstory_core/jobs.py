@@ -9,6 +9,7 @@ can never start two conflicting renders.
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import threading
@@ -69,7 +70,7 @@ class ProjectLock:
         self._fd: int | None = None
 
     def acquire(self) -> bool:
-        fd = os.open(self._path, os.O_CREAT | os.O_RDWR, 0o644)
+        fd = self._open()
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -77,6 +78,19 @@ class ProjectLock:
             return False
         self._fd = fd
         return True
+
+    def _open(self) -> int:
+        """The lock file; in a read-only project (nothing can be written anyway) an existing lock file read-only,
+        else the project folder itself (flock works on any open file, folders included)."""
+        try:
+            return os.open(self._path, os.O_CREAT | os.O_RDWR, 0o644)
+        except OSError as err:
+            if err.errno not in (errno.EACCES, errno.EPERM, errno.EROFS):
+                raise
+        try:
+            return os.open(self._path, os.O_RDONLY)
+        except OSError:
+            return os.open(self._path.parent, os.O_RDONLY)
 
     def release(self) -> None:
         if self._fd is not None:

@@ -105,8 +105,15 @@ class Project:
         }
 
     def save(self) -> None:
-        """Atomic: a crash leaves the previous project.json, never half of one."""
-        atomic_write_text(self.project_file, json.dumps(self.to_dict(), ensure_ascii=False, indent=1))
+        """Atomic: a crash leaves the previous project.json, never half of one. Nothing is written when the file
+        already holds exactly this (so a read-only, finished project can still be opened and exported)."""
+        text = json.dumps(self.to_dict(), ensure_ascii=False, indent=1)
+        try:
+            if self.project_file.read_bytes() == text.encode("utf-8"):
+                return
+        except OSError:
+            pass
+        atomic_write_text(self.project_file, text)
 
     def rename(self, display_name: str) -> None:
         """Change the display name only; the folder keeps its safe name."""

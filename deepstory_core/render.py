@@ -18,6 +18,7 @@ from typing import Any
 from deepstory_kernel.errors import DeepstoryError, InputError
 
 from . import sentence_audio as sentences
+from .atomic import remove_orphan_temp_files
 from .backends import ANIMATE_BACKENDS, BASE_BACKENDS, STAGES  # noqa: F401  (the engine's backend tables)
 from .chunk_jobs import ChunkJob, chunk_jobs, project_backends, select
 from .distributed import RayExecutor, StageRun, stage_runner
@@ -74,6 +75,7 @@ def remove_stale_temp_files(project, min_age_s: float = STALE_TEMP_AGE_S) -> int
         folder = project.store.root / stage
         if not folder.is_dir():
             continue
+        removed += remove_orphan_temp_files(folder)   # a killed process's temp files, whatever their age
         for entry in folder.iterdir():
             try:
                 if entry.name.startswith(".") and entry.is_file() and now - entry.stat().st_mtime > min_age_s:

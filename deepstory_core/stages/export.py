@@ -8,16 +8,17 @@ Outputs are atomic: an interrupted export leaves the previous `story.mp4` as it 
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from deepstory_kernel.errors import InputError, StorageError
 
-from ..atomic import atomic_write_text
+from ..atomic import describe_os_error, remove_orphan_temp_files, temp_prefix
 from ..burn_in import SubtitleStyle, burn_subtitles
 from ..progress import CancelToken, ProgressCallback, StageProgress
 from ..soundtrack import write_soundtrack
@@ -59,28 +60,63 @@ def run(project, plan: StoryPlan, jobs: Sequence[ChunkJob], out: Path, progress:
         cancel: CancelToken | None = None) -> ExportResult:
     """The export stage of a render: soundtrack, subtitles (SRT + WebVTT), every chunk's clip joined into `out`
     (the cues burned into the picture when the settings ask). Progress counts frames when burning in (a re-encode);
-    joining by stream copy takes a moment."""
+    joining by stream copy takes a moment.
+
+    Temp files a killed export left (in the output folder and `exports/`) are removed first. A project whose
+    folder cannot be written (read-only, fully rendered) still exports: the soundtrack then goes to a temp file
+    beside the output instead of `exports/story.wav`."""
     settings = project.settings
     check_cancel(cancel)
+    exports = project.root / "exports"
+    for folder in (exports, out.parent):
+        remove_orphan_temp_files(folder)
     frames = sum(job.num_frames for job in jobs)
     burn = SubtitleStyle(settings.subtitle_size, settings.subtitle_position) if settings.burn_subtitles else None
     tracker = StageProgress(progress, STAGE, frames if burn else 1, "frames" if burn else "")
-    tracker.start_item("writing the soundtrack")
-    wav = project.root / "exports" / "story.wav"
-    write_soundtrack(project, plan, wav, cancel=cancel)
-    cues = subtitle_cues(plan, project.sentences)
-    srt_text = "".join(srt_blocks(cues, plan.sample_rate))
-    tracker.start_item("burning in the subtitles" if burn else "joining the clips")
     for job in jobs:   # each clip is what its key says, in its place (a damaged or swapped clip is never joined)
         if not animate_stage.clip_ready(project.store, job):
             raise StorageError(f"The clip of chunk {job.index + 1} is missing or was damaged (moved aside to "
                                f"{project.store.root / 'damaged'}); render again to make it, then export.")
     clips = [project.store.path(animate_stage.STAGE, job.clip_key, animate_stage.EXT) for job in jobs]
-    exported = export_video(clips, wav, out, srt_text, soft_subtitles=settings.soft_subtitles,
-                            vtt_text=vtt_text(cues, plan.sample_rate), burn_in=burn,
-                            on_frames=tracker.advance if burn else None)
+    cues = subtitle_cues(plan, project.sentences)
+    srt_text = "".join(srt_blocks(cues, plan.sample_rate))
+    tracker.start_item("writing the soundtrack")
+    with _soundtrack_path(exports, out) as wav:
+        write_soundtrack(project, plan, wav, cancel=cancel)
+        tracker.start_item("burning in the subtitles" if burn else "joining the clips")
+        exported = export_video(clips, wav, out, srt_text, soft_subtitles=settings.soft_subtitles,
+                                vtt_text=vtt_text(cues, plan.sample_rate), burn_in=burn,
+                                on_frames=tracker.advance if burn else None)
     tracker.finish(str(out.name))
     return exported
+
+
+@contextlib.contextmanager
+def _soundtrack_path(exports: Path, out: Path) -> Iterator[Path]:
+    """`exports/story.wav` (kept), or — when the project folder cannot be written — a temp file beside `out`."""
+    try:
+        exports.mkdir(parents=True, exist_ok=True)
+        writable = os.access(exports, os.W_OK | os.X_OK)
+    except OSError:
+        writable = False
+    if writable:
+        yield exports / "story.wav"
+        return
+    path = _temp_beside(out, "wav-", ".wav")
+    try:
+        yield path
+    finally:
+        path.unlink(missing_ok=True)
+
+
+def _temp_beside(out: Path, kind: str, suffix: str) -> Path:
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=temp_prefix(out) + kind, suffix=suffix, dir=out.parent)
+        os.close(fd)
+    except OSError as err:
+        raise StorageError(describe_os_error(err, out)) from err
+    return Path(name)
 
 
 def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | os.PathLike[str],
@@ -89,7 +125,12 @@ def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | 
                  burn_in: SubtitleStyle | None = None,
                  on_frames: Callable[[int], None] | None = None) -> ExportResult:
     """Join `clips` in order, mux `soundtrack_wav`, write the subtitles (SRT, WebVTT) beside the video;
-    with `burn_in` the cues are also drawn into the picture (one re-encode, progress via `on_frames`)."""
+    with `burn_in` the cues are also drawn into the picture (one re-encode, progress via `on_frames`).
+
+    The files are written as a set: video and subtitles are all made under temp names first, then the video is
+    moved into place and the subtitles last — a kill at any moment leaves the old set, or the new video with the
+    old subtitles for an instant, never new subtitles beside an old video. Temp names carry this process's id, so
+    a later export removes what a killed one left."""
     out = Path(out)
     if out.suffix.lower() not in (".mp4", ".m4v", ".mov"):
         raise InputError(f"The export file {out.name} must end in .mp4.")
@@ -99,26 +140,46 @@ def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | 
     vtt_path = webvtt_path(out) if vtt_text is not None else None
     if burn_in is not None and srt_text is None:
         raise InputError("Burning in subtitles needs the subtitle text.")
+    temps = [_temp_beside(out, "video-", ".mp4"), _temp_beside(out, "mux-", out.suffix)]
+    if burn_in is not None:
+        temps.append(_temp_beside(out, "burned-", ".mp4"))
+    subtitle_temps = {}   # final path → temp path, moved into place after the video
     try:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        fd, joined_name = tempfile.mkstemp(prefix=f".{out.stem[:40]}.video.", suffix=".mp4", dir=out.parent)
-        os.close(fd)
-    except OSError as err:
-        raise StorageError(f"Could not write in {out.parent}: {err.strerror or err}.") from err
-    joined = Path(joined_name)
-    burned = joined.with_name(joined.name.replace(".video.", ".burned."))
-    try:
-        concat_clips(clips, joined)
         if srt_path is not None and srt_text is not None:
-            atomic_write_text(srt_path, srt_text)
+            subtitle_temps[srt_path] = _write_temp_text(out, "srt-", ".srt", srt_text)
         if vtt_path is not None and vtt_text is not None:
-            atomic_write_text(vtt_path, vtt_text)
+            subtitle_temps[vtt_path] = _write_temp_text(out, "vtt-", ".vtt", vtt_text)
+        joined, muxed = temps[:2]
+        concat_clips(clips, joined)
+        srt_tmp = subtitle_temps.get(srt_path) if srt_path is not None else None
         picture = joined
-        if burn_in is not None and srt_path is not None:
-            burn_subtitles(joined, srt_path, burned, burn_in, on_frames)
-            picture = burned
-        mux(picture, soundtrack_wav, out, srt=srt_path, soft_subtitles=soft_subtitles and srt_path is not None)
+        if burn_in is not None and srt_tmp is not None:
+            burn_subtitles(joined, srt_tmp, temps[2], burn_in, on_frames)
+            picture = temps[2]
+        mux(picture, soundtrack_wav, muxed, srt=srt_tmp, soft_subtitles=soft_subtitles and srt_tmp is not None)
+        os.chmod(muxed, 0o666 & ~_umask())
+        os.replace(muxed, out)
+        for final, temp in subtitle_temps.items():    # subtitles last
+            os.replace(temp, final)
+    except OSError as err:
+        raise StorageError(describe_os_error(err, out)) from err
     finally:
-        joined.unlink(missing_ok=True)
-        burned.unlink(missing_ok=True)
+        for path in (*temps, *subtitle_temps.values()):
+            path.unlink(missing_ok=True)
     return ExportResult(video=out, subtitles=srt_path, webvtt=vtt_path)
+
+
+def _write_temp_text(out: Path, kind: str, suffix: str, text: str) -> Path:
+    path = _temp_beside(out, kind, suffix)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(text)
+        f.flush()
+        os.fsync(f.fileno())
+    os.chmod(path, 0o666 & ~_umask())
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
