@@ -60,4 +60,3 @@ def _report_warnings() -> None:
     logger = logging.getLogger("deepstory")
     if not any(isinstance(h, _StderrWarnings) for h in logger.handlers):
         logger.addHandler(_StderrWarnings(logging.WARNING))
-        logger.propagate = False
