@@ -32,7 +32,7 @@ GAP_RATIO_MIN = 1.6
 BILABIAL_CLOSED_MIN = 0.8
 BLINKS_PER_MIN = (8.0, 30.0)
 IDENTITY_SSIM_MIN = 0.95
-SEAM_MAX = 0.08                # share of the face outline along which a hard step surrounds the face
+SEAM_MAX = 0.1                 # share of the face outline along which a hard step surrounds the face
 FACE_FOUND_MIN = 0.9
 BLINK_MIN_SECONDS = 20.0       # shorter clips are not judged on their blink rate (too few to count)
 
@@ -215,7 +215,7 @@ def identity_and_seam(frame: np.ndarray, frame_mesh: Any, ref: IdentityReference
     g_frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
     g_portrait = cv2.cvtColor(ref.portrait, cv2.COLOR_RGB2GRAY).astype(np.float32)
     g_ref = np.asarray(warp_similarity(g_portrait, m, (w, h)), dtype=np.float32)
-    refine = _refine(g_frame, g_ref, identity | ring)
+    refine = _refine(g_frame, g_ref, identity)     # the face interior moves rigidly with the head
     if refine is not None:
         # one resampling of the portrait through both steps (a second bilinear pass would blur its fine edges)
         to_portrait = np.vstack([cv2.invertAffineTransform(m), [0, 0, 1]]) @ np.vstack([refine, [0, 0, 1]])
@@ -231,13 +231,31 @@ def identity_and_seam(frame: np.ndarray, frame_mesh: Any, ref: IdentityReference
     y0, y1, x0, x1 = max(0, ys.min() - 4), ys.max() + 5, max(0, xs.min() - 4), xs.max() + 5
     _, smap = structural_similarity(g_frame[y0:y1, x0:x1], g_ref[y0:y1, x0:x1], data_range=255.0, full=True)
     ssim = float(np.asarray(smap)[identity[y0:y1, x0:x1]].mean())
-    return ssim, _seam_step(g_frame - g_ref, moved, ring)
+    return ssim, _seam_step(g_frame, g_ref, moved, ring)
 
 
-SEAM_EDGE = 2.0      # grey levels per px in (frame − portrait): a hard step; feathered pastes stay far below
+def _follow_smooth_motion(frame: np.ndarray, portrait: np.ndarray, ring: np.ndarray) -> np.ndarray:
+    """The registered portrait moved by the frame's smooth motion around the face (optical flow, heavily
+    smoothed): head motion that fades out around the face is motion, not a seam; a flow this smooth cannot
+    imitate a pasted face's hard edge."""
+    ys, xs = np.nonzero(ring)
+    y0, y1, x0, x1 = max(0, ys.min() - 8), ys.max() + 9, max(0, xs.min() - 8), xs.max() + 9
+    a = np.clip(frame[y0:y1, x0:x1], 0, 255).astype(np.uint8)
+    b = np.clip(portrait[y0:y1, x0:x1], 0, 255).astype(np.uint8)
+    flow = cv2.DISOpticalFlow.create(cv2.DISOPTICAL_FLOW_PRESET_FAST).calc(a, b, np.zeros((*a.shape, 2), np.float32))
+    flow = cv2.GaussianBlur(np.asarray(flow, dtype=np.float32), (0, 0), 6.0)
+    gy, gx = np.mgrid[0:a.shape[0], 0:a.shape[1]].astype(np.float32)
+    moved = portrait.copy()
+    moved[y0:y1, x0:x1] = cv2.remap(portrait[y0:y1, x0:x1], gx + flow[..., 0], gy + flow[..., 1],
+                                    cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    return moved
 
 
-def _seam_step(diff: np.ndarray, mesh: Any, ring: np.ndarray) -> float:
+SEAM_SIGMA = 3.0     # px
+SEAM_EDGE = 0.8      # grey levels per px in (frame − portrait): a hard step; feathered pastes stay far below
+
+
+def _seam_step(frame: np.ndarray, portrait: np.ndarray, mesh: Any, ring: np.ndarray) -> float:
     """How much of a closed line around the face shows a hard step in (frame − registered portrait), as a share of
     the face outline's length: ~0 for a clean or feathered paste, ~0.5–1 for a pasted face with a hard edge.
     The longest connected edge counts, so scattered texture residue (hair, compression) does not."""
@@ -245,6 +263,11 @@ def _seam_step(diff: np.ndarray, mesh: Any, ring: np.ndarray) -> float:
 
     if ring.sum() < 50:
         return 0.0
+    portrait = _follow_smooth_motion(frame, portrait, ring)
+    # A pasted face's edge is a step in (frame − portrait): one sign on one side. A portrait edge that moved a
+    # little leaves +/− lobes instead, which a wide blur averages away (a hat badge, hair): so the step is
+    # looked for in the difference blurred at SEAM_SIGMA.
+    diff = cv2.GaussianBlur(frame - portrait, (0, 0), SEAM_SIGMA)
     edges = ((_gradient(diff) > SEAM_EDGE) & ring).astype(np.uint8)
     count, labels, stats, _ = cv2.connectedComponentsWithStats(edges, connectivity=8)
     if count <= 1:
@@ -252,7 +275,7 @@ def _seam_step(diff: np.ndarray, mesh: Any, ring: np.ndarray) -> float:
     largest = stats[1:, cv2.CC_STAT_AREA].max()
     outline = np.round(mesh.points[list(M.FACE_OVAL)]).astype(np.int32)
     perimeter = max(cv2.arcLength(outline.reshape(-1, 1, 2), True), 1.0)
-    thickness = 3.0                                  # px: a σ=1.5 step crosses the threshold over ~3 px
+    thickness = 2.35 * SEAM_SIGMA                    # px: how wide a blurred step stays above the threshold
     return float(largest / thickness / perimeter)
 
 
