@@ -359,3 +359,27 @@ def test_chunk_status_never_synthesises_nor_writes(tmp_path):
     statuses = render.chunk_status(project, "cheap", "cheap", voice_factory=CHEAP_VOICE)
     assert len(statuses) == 4 and all(s.audio and not s.base and not s.clip for s in statuses)
     assert _folder_digest(project.root) == before
+
+
+def test_clean_up_removes_only_what_the_story_no_longer_uses(tmp_path, capsys):
+    from deepstory_core.cleanup import clean_up
+    from deepstory_core.cli import main
+
+    project = _project(tmp_path / "p", 5)
+    project.settings = project.settings.with_changes(base_backend="cheap", animate_backend="cheap")
+    project.save()
+    _render(project)
+    sentences = project.sentences
+    sentences[2] = dataclasses.replace(sentences[2], text="A different line for chunk three.")
+    project.set_sentences(sentences)
+    project.save()
+    _render(project)        # the old sentence's audio, chunk audio, base and clip are now unused
+    store = project.store
+    before = {stage: len(store.keys(stage)) for stage in ("voice", "chunk_audio", "base", "clip")}
+    removed = clean_up(project, voice_factory=CHEAP_VOICE)
+    assert removed == {"voice": 2, "chunk_audio": 2, "base": 1, "clip": 1}   # npy + json for audio artifacts
+    assert {stage: len(store.keys(stage)) for stage in before} == {stage: n - 1 for stage, n in before.items()}
+    again = _render(project)
+    assert again.rendered == {"base": 0, "animate": 0}      # everything the story uses was kept
+    assert main(["clean", str(project.root)]) == 0          # the CLI (real voices: their keys differ, so the
+    assert "removed" in capsys.readouterr().err             # cheap voices' audio counts as unused there)

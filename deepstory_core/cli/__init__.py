@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from deepstory_kernel.errors import DeepstoryError
 
 # Command modules, in the order `--help` lists them.
-COMMAND_MODULES = ("speak", "voices", "render", "demo", "base", "animate", "score", "models")
+COMMAND_MODULES = ("speak", "voices", "render", "demo", "base", "animate", "score", "models", "clean")
 
 
 def build_parser() -> argparse.ArgumentParser:
