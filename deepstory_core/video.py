@@ -6,18 +6,22 @@ and a resumed render must give a byte-identical file, so the encoder runs single
 and no metadata (x264's output depends on its thread count). No B-frames: pts == dts, no edit lists, so clips
 join back to back with exact durations (T frames = T/25 s).
 
-Frames always stream: the writer takes batches and pipes them to ffmpeg; the reader yields batches.
+Frames always stream: the writer takes batches and pipes them to ffmpeg; the reader yields batches. The export's
+graphs (joining clips, muxing the soundtrack and subtitles) are built with ffmpeg-python and run with
+imageio-ffmpeg's binary.
 Every output is written to a temp file beside the destination and moved into place only when ffmpeg succeeded.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import subprocess
 import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
+from typing import IO, Any
 
 import imageio_ffmpeg
 import numpy as np
@@ -51,11 +55,30 @@ def _last_line(stderr: bytes | str) -> str:
     return lines[-1] if lines else "no message"
 
 
-def _ffmpeg_error(what: str, path: Path, stderr: bytes | str, returncode: int | None) -> StorageError:
-    text = stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr
+def _ffmpeg_error(what: str, path: Path, stderr: bytes | str | None, returncode: int | None) -> StorageError:
+    text = (stderr.decode("utf-8", "replace") if isinstance(stderr, bytes) else stderr) or ""
     if "No space left" in text:
         return StorageError(disk_full_message(path))
-    return StorageError(f"ffmpeg failed to {what} {path} (exit code {returncode}): {_last_line(text)}")
+    code = f" (exit code {returncode})" if returncode is not None else ""
+    return StorageError(f"ffmpeg failed to {what} {path}{code}: {_last_line(text)}")
+
+
+def _options(args: Sequence[str]) -> dict[str, str]:
+    """("-flag", "value", …) → {"flag": "value", …}: the fixed argument tuples as ffmpeg-python output options."""
+    return {name.lstrip("-"): value for name, value in zip(args[::2], args[1::2])}
+
+
+def _run_graph(graph: Any, what: str, path: Path) -> None:
+    """Run an ffmpeg-python graph with imageio-ffmpeg's binary; a StorageError naming ffmpeg's last line on failure."""
+    import ffmpeg
+
+    try:
+        graph.global_args("-hide_banner", "-nostdin", "-loglevel", "error").overwrite_output().run(
+            cmd=ffmpeg_exe(), capture_stdout=True, capture_stderr=True)
+    except ffmpeg.Error as err:
+        raise _ffmpeg_error(what, path, err.stderr, None) from None
+    except OSError as err:
+        raise StorageError(f"Could not start ffmpeg ({err}); reinstall imageio-ffmpeg.") from err
 
 
 def _run_ffmpeg(args: Sequence[str], what: str, path: Path) -> str:
@@ -89,13 +112,13 @@ class ClipWriter:
             raise InputError(f"Video size {self.width}×{self.height} must be even for yuv420p.")
         self.fps = fps
         self.frames_written = 0
-        self._atomic = None
+        self._atomic: contextlib.AbstractContextManager[Path] | None = None
         self._proc: subprocess.Popen[bytes] | None = None
-        self._stderr_file = None
+        self._stderr_file: IO[bytes] | None = None
 
     def __enter__(self) -> ClipWriter:
-        self._atomic = atomic_path(self.path)
-        tmp = self._atomic.__enter__()
+        atomic = self._atomic = atomic_path(self.path)
+        tmp = atomic.__enter__()
         self._stderr_file = tempfile.TemporaryFile()
         cmd = [ffmpeg_exe(), "-hide_banner", "-nostdin", "-loglevel", "error", "-y",
                "-f", "rawvideo", "-pix_fmt", "rgb24", "-s", f"{self.width}x{self.height}", "-r", str(self.fps),
@@ -160,6 +183,7 @@ class ClipWriter:
             stderr = self._read_stderr()
             self._abort()
             raise _ffmpeg_error("write", self.path, stderr, returncode)
+        assert self._stderr_file is not None and self._atomic is not None
         self._stderr_file.close()
         atomic, self._atomic = self._atomic, None
         atomic.__exit__(None, None, None)  # os.replace into place
@@ -302,8 +326,10 @@ def concat_clips(paths: Sequence[str | os.PathLike[str]], out: str | os.PathLike
                 escaped = str(Path(clip).resolve()).replace("'", "'\\''")
                 lines.append(f"file '{escaped}'\n")
             list_file.write_text("".join(lines), encoding="utf-8")   # an OSError here: atomic_path reports it
-            _run_ffmpeg(["-loglevel", "error", "-y", "-f", "concat", "-safe", "0", "-i", str(list_file),
-                         "-map", "0:v:0", "-c", "copy", *BITEXACT_ARGS, "-f", "mp4", str(tmp)], "write", out)
+            import ffmpeg
+
+            joined = ffmpeg.input(str(list_file), f="concat", safe=0)["v:0"]
+            _run_graph(ffmpeg.output(joined, str(tmp), c="copy", f="mp4", **_options(BITEXACT_ARGS)), "write", out)
         finally:
             list_file.unlink(missing_ok=True)
 
@@ -314,17 +340,16 @@ def mux(video: str | os.PathLike[str], wav: str | os.PathLike[str], out: str | o
     video, wav, out = Path(video), Path(wav), Path(out)
     _require_file(video, "The video")
     _require_file(wav, "The soundtrack")
-    inputs = ["-i", str(video), "-i", str(wav)]
-    maps = ["-map", "0:v:0", "-map", "1:a:0"]
-    codecs = ["-c:v", "copy", *AUDIO_ARGS]
+    import ffmpeg
+
+    streams = [ffmpeg.input(str(video))["v:0"], ffmpeg.input(str(wav))["a:0"]]
+    options = {"c:v": "copy", **_options(AUDIO_ARGS)}
     if soft_subtitles and srt is not None:
         _require_file(Path(srt), "The subtitle file")
-        inputs += ["-i", str(srt)]
-        maps += ["-map", "2:s:0"]
-        codecs += ["-c:s", "mov_text", "-metadata:s:s:0", "language=eng"]
+        streams.append(ffmpeg.input(str(srt))["s:0"])
+        options.update({"c:s": "mov_text", "metadata:s:s:0": "language=eng"})
     with atomic_path(out) as tmp:
-        _run_ffmpeg(["-loglevel", "error", "-y", *inputs, *maps, *codecs, *BITEXACT_ARGS, "-f", "mp4", str(tmp)],
-                    "write", out)
+        _run_graph(ffmpeg.output(*streams, str(tmp), f="mp4", **options, **_options(BITEXACT_ARGS)), "write", out)
 
 
 def open_frames_npy(path: str | os.PathLike[str]) -> np.ndarray:
