@@ -143,6 +143,7 @@ class IdentityReference:
 
     portrait: np.ndarray     # RGB uint8
     mesh: Any                # FaceMesh of the portrait
+    gray: np.ndarray         # float32 luminance of the portrait (what the measures compare)
 
     @classmethod
     def of(cls, portrait: np.ndarray, landmarker: Any) -> IdentityReference | None:
@@ -151,7 +152,9 @@ class IdentityReference:
 
         rgb = to_rgb_uint8(portrait)
         mesh = detect_mesh(rgb, landmarker)
-        return cls(rgb, mesh) if mesh is not None else None
+        if mesh is None:
+            return None
+        return cls(rgb, mesh, cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY).astype(np.float32))
 
 
 def _masks(mesh: Any, shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
@@ -197,31 +200,43 @@ def _refine(frame_gray: np.ndarray, ref_gray: np.ndarray, mask: np.ndarray) -> n
     return np.asarray(found, dtype=np.float32)
 
 
+ROI_FACE_PX = 120.0    # the face's eye-corner distance in the region measured (bigger faces are reduced to it)
+
+
 def identity_and_seam(frame: np.ndarray, frame_mesh: Any, ref: IdentityReference) -> tuple[float, float] | None:
-    """SSIM of the frame vs the portrait registered onto it (outside mouth/jaw and eyes), and the seam measure:
-    the 98th percentile, in a ring around the face, of the gradient of (frame − registered portrait) — a pasted
-    face's hard edge is a step there; a clean frame differs from the portrait only by noise and soft changes."""
+    """SSIM of the frame vs the portrait registered onto it (outside mouth/jaw and eyes), and the seam measure
+    (`_seam_step`). Both are measured in a region around the face only, reduced so the face has a fixed size:
+    the cost does not grow with the output resolution (a 1080p canvas costs what a 256² clip does)."""
     from skimage.metrics import structural_similarity
 
     from modules.face.align import similarity_from_points, warp_similarity
 
-    h, w = frame.shape[:2]
     idx = list(RIGID_POINTS)
-    m = similarity_from_points(ref.mesh.points[idx], frame_mesh.points[idx])
+    to_frame = similarity_from_points(ref.mesh.points[idx], frame_mesh.points[idx])
+    x, y, bw, bh = ref.mesh.moved(to_frame, frame.shape[:2]).box
+    fs = frame_mesh.face_size
+    half = max(bw, bh) / 2 + 0.6 * fs
+    cx, cy = x + bw / 2, y + bh / 2
+    fx0, fy0 = max(0.0, cx - half), max(0.0, cy - half)
+    fx1, fy1 = min(float(frame.shape[1]), cx + half), min(float(frame.shape[0]), cy + half)
+    k = min(1.0, ROI_FACE_PX / max(fs, 1e-3))
+    w, h = max(8, int(math.ceil((fx1 - fx0) * k))), max(8, int(math.ceil((fy1 - fy0) * k)))
+    to_roi = np.array([[k, 0.0, -k * fx0], [0.0, k, -k * fy0]])
+    g_frame = cv2.cvtColor(warp_similarity(np.ascontiguousarray(frame), to_roi, (w, h)),
+                           cv2.COLOR_RGB2GRAY).astype(np.float32)
+    m = (np.vstack([to_roi, [0, 0, 1]]) @ np.vstack([to_frame, [0, 0, 1]]))[:2]     # portrait → region
     moved = ref.mesh.moved(m, (h, w))
     identity, ring = _masks(moved, (h, w))
     if identity.sum() < 50:
         return None
-    g_frame = cv2.cvtColor(np.ascontiguousarray(frame), cv2.COLOR_RGB2GRAY).astype(np.float32)
-    g_portrait = cv2.cvtColor(ref.portrait, cv2.COLOR_RGB2GRAY).astype(np.float32)
-    g_ref = np.asarray(warp_similarity(g_portrait, m, (w, h)), dtype=np.float32)
+    g_ref = np.asarray(warp_similarity(ref.gray, m, (w, h)), dtype=np.float32)
     refine = _refine(g_frame, g_ref, identity)     # the face interior moves rigidly with the head
     if refine is not None:
         # one resampling of the portrait through both steps (a second bilinear pass would blur its fine edges)
         to_portrait = np.vstack([cv2.invertAffineTransform(m), [0, 0, 1]]) @ np.vstack([refine, [0, 0, 1]])
         scale = math.sqrt(abs(np.linalg.det(m[:, :2])))
         if scale >= 0.6:
-            g_ref = np.asarray(cv2.warpAffine(g_portrait, to_portrait[:2], (w, h),
+            g_ref = np.asarray(cv2.warpAffine(ref.gray, to_portrait[:2], (w, h),
                                               flags=cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP,
                                               borderMode=cv2.BORDER_REPLICATE), dtype=np.float32)
         else:   # a big reduction: keep the anti-aliased reduction, then the small correction
