@@ -78,7 +78,8 @@ SETTINGS_FIELDS: dict[str, Callable[[str, Any], None]] = {
     "default_speaker": _text(nonempty=True),
     "sentence_group": _int(1, 1000),
     "base_backend": _text(nonempty=True),
-    "motion_backend": _text(nonempty=True),
+    "animate_backend": _text(nonempty=True),
+    "motion_backend": _text(nonempty=True),     # the old name of animate_backend (migrated on load)
     "sda_identity": _text(choices=("portrait", "template")),
     "full_frame": _bool,
     "soft_subtitles": _bool,
