@@ -67,7 +67,11 @@ def _frame_rms_db(audio: np.ndarray, frame: int, hop: int) -> np.ndarray:
     n_frames = max(1, 1 + (len(audio) - frame) // hop) if len(audio) >= frame else 1
     padded = audio if len(audio) >= frame else np.pad(audio, (0, frame - len(audio)))
     windows = np.lib.stride_tricks.sliding_window_view(padded, frame)[::hop][:n_frames]
-    rms = np.sqrt(np.mean(windows.astype(np.float64) ** 2, axis=1))
+    rms = np.empty(n_frames, np.float64)
+    block = 256     # frames at a time: the float64 windows of a long sentence never exist all at once
+    for start in range(0, n_frames, block):
+        part = windows[start:start + block].astype(np.float64)
+        rms[start:start + block] = np.sqrt(np.mean(part * part, axis=1))
     return 20.0 * np.log10(np.maximum(rms, 1e-10))
 
 

@@ -150,11 +150,12 @@ class Project:
         """Replace the sentence table (e.g. after edits in the UI)."""
         self.sentence_rows = [_sentence_row(s) for s in sentences]
 
-    def set_story(self, text: str) -> None:
-        """New story text: parse it with the project's options and replace the sentence table."""
+    def set_story(self, text: str, progress: Callable[[int, int], None] | None = None) -> None:
+        """New story text: parse it with the project's options and replace the sentence table (`progress`: see
+        `story.parse_story`)."""
         from .story import parse_story
 
-        sentences = parse_story(text, self.parse_options)
+        sentences = parse_story(text, self.parse_options, progress)
         self.story_text = text
         self.set_sentences(sentences)
 

@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import os
 import re
+import time
 import unicodedata
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -36,6 +37,9 @@ from deepstory_kernel.errors import InputError
 
 MAX_SPEAKER_NAME = 60          # characters; a longer tag is almost certainly a mistake
 MAX_STORY_BYTES = 64 * 1024 * 1024
+_clock = time.monotonic       # (tests replace it)
+MAX_SENTENCE_CHARS = 400      # ~25 s of speech: longer sentences are cut (well under a chunk's cut_size of 36 s)
+_CLAUSE_BREAKS = (", ", "; ", ": ", " – ", " — ", " - ")
 _MAX_PIECE = 2000              # pysbd is quadratic in text length: feed it at most this many characters at once
 _COLON_MAX_WORDS = 4
 
@@ -152,8 +156,18 @@ def _colon_speaker(prefix: str) -> str | None:
     return " ".join(words)
 
 
+_INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff\u00ad"))   # zero-width and soft hyphen
+
+
+def normalize_line(line: str) -> str:
+    """NFC (a decomposed `José` is the same name as a composed one) without zero-width characters (`Bob\u200b`
+    is Bob) — so a tag is recognised as a tag and never read aloud as part of the text."""
+    return unicodedata.normalize("NFC", line).translate(_INVISIBLE)
+
+
 def split_speaker(line: str, options: ParseOptions, line_index: int = 0) -> tuple[str, str]:
-    """(speaker, text) of one story line, following the module's tag rules."""
+    """(speaker, text) of one story line, following the module's tag rules (on the normalised line)."""
+    line = normalize_line(line)
     if options.speaker_tags:
         name: str | None = None
         text = line
@@ -290,10 +304,16 @@ def _glues(previous: str, fragment: str) -> bool:
     return bool(fragment) and fragment[0] in _CLOSERS + _SENTENCE_END + ",;:"
 
 
-def iter_sentences(text: str, options: ParseOptions = ParseOptions()) -> Iterator[Sentence]:
+def iter_sentences(text: str, options: ParseOptions = ParseOptions(),
+                   progress: Callable[[int, int], None] | None = None) -> Iterator[Sentence]:
     """Sentences of a story, one line at a time (the streaming form of `parse_story`)."""
     group = max(1, int(options.group))
+    done, last_report, reported = 0, _clock(), False
     for index, line in enumerate(_iter_lines(text)):
+        done += len(line) + 1
+        if progress is not None and _clock() - last_report > 0.25:
+            progress(min(done, len(text)), len(text))
+            last_report, reported = _clock(), True
         if not line.strip():
             continue
         speaker, body = split_speaker(line, options, index)
@@ -302,7 +322,31 @@ def iter_sentences(text: str, options: ParseOptions = ParseOptions()) -> Iterato
         sentences = split_sentences(body)
         for k in range(0, len(sentences), group):
             joined = " ".join(sentences[k:k + group])
-            yield Sentence(joined, speaker, k == 0, trailing_punctuation(joined), index)
+            for part, piece in enumerate(cut_long_sentence(joined)):
+                yield Sentence(piece, speaker, k == 0 and part == 0, trailing_punctuation(piece), index)
+    if progress is not None and reported:
+        progress(len(text), len(text))
+
+
+def cut_long_sentence(text: str, limit: int = MAX_SENTENCE_CHARS) -> list[str]:
+    """A sentence longer than `limit` characters cut into pieces of at most `limit`: at a clause break (, ; : –)
+    in the second half of the window when there is one, else at the last space (a single word longer than the
+    limit is cut inside). Each piece becomes a sentence of its own — its own audio, chunk slot and subtitle cue —
+    so a 30-minute sentence without punctuation costs the memory of one piece, not of the whole."""
+    pieces = []
+    text = text.strip()
+    while len(text) > limit:
+        window = text[:limit + 1]
+        cut = max(window.rfind(mark) + len(mark) - 1 for mark in _CLAUSE_BREAKS)
+        if cut < limit // 2:
+            cut = window.rfind(" ")
+        if cut <= 0:
+            cut = limit
+        pieces.append(text[:cut].strip())
+        text = text[cut:].strip()
+    if text:
+        pieces.append(text)
+    return pieces
 
 
 def _iter_lines(text: str) -> Iterator[str]:
@@ -315,11 +359,13 @@ def _iter_lines(text: str) -> Iterator[str]:
         start = end + 1
 
 
-def parse_story(text: str, options: ParseOptions = ParseOptions()) -> list[Sentence]:
-    """All sentences of a story; an InputError when there is nothing to speak."""
+def parse_story(text: str, options: ParseOptions = ParseOptions(),
+                progress: Callable[[int, int], None] | None = None) -> list[Sentence]:
+    """All sentences of a story; an InputError when there is nothing to speak. `progress(characters done, total)`
+    is called a few times a second on long stories (a 5 MB story takes minutes to split into sentences)."""
     if options.speaker_tags and not options.default_speaker.strip():
         raise InputError("The default speaker name is empty; set a name such as 'Narrator'.")
-    sentences = list(iter_sentences(text, options))
+    sentences = list(iter_sentences(text, options, progress))
     if not sentences:
         raise InputError("The story is empty: it has no words to speak; write at least one line of text.")
     return sentences

@@ -263,3 +263,20 @@ def test_failed_first_speak_leaves_no_project_folder(tmp_path, capsys):
     assert main(["speak", str(story), "-o", str(tmp_path / "o.wav"), "--project", str(project), "--quiet"]) == 2
     assert "empty" in capsys.readouterr().err
     assert not project.exists()
+
+
+def test_fom_input_from_read_only_memmap_gives_no_torch_warning(tmp_path):
+    """#12 item 11: base frames are memory-mapped read-only; torch must not warn on every FOM render."""
+    import warnings
+
+    from modules.fom.animator import prepare_base_frames, prepare_portrait
+
+    path = tmp_path / "base.npy"
+    np.save(path, np.zeros((2, 128, 96, 3), np.uint8))
+    frames = np.load(path, mmap_mode="r")
+    portrait = np.zeros((300, 300, 3), np.uint8)
+    portrait.flags.writeable = False
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert tuple(prepare_base_frames(frames[:2]).shape) == (2, 3, 256, 256)
+        assert tuple(prepare_portrait(portrait).shape) == (1, 3, 256, 256)

@@ -244,3 +244,40 @@ def test_splitting_never_drops_or_changes_characters() -> None:
             continue
         joined = "".join("".join(split_sentences(body)).split())
         assert joined == "".join(body.split()), body
+
+
+@pytest.mark.parametrize("tag", ["Jose\u0301", "Jos\u00e9", "Bob\u200b", "\u200bBob", "Bo\u00adb", "Bob\ufeff"])
+def test_decomposed_and_zero_width_speaker_tags_are_tags(tag: str) -> None:
+    """#12 item 11: an NFD or zero-width character in a tag must not turn the tag into narration read aloud."""
+    sentences = parse_story(f"{tag}: Hello there.\n")
+    assert len(sentences) == 1
+    assert sentences[0].text == "Hello there."
+    assert sentences[0].speaker in ("Jos\u00e9", "Bob")
+
+
+def test_over_long_sentence_is_cut_at_word_boundaries_into_pieces() -> None:
+    """#12 item 7: a 28-minute sentence without punctuation becomes many sentences of at most MAX_SENTENCE_CHARS."""
+    from deepstory_core.story import MAX_SENTENCE_CHARS
+
+    words = [f"word{i % 97}" for i in range(6000)]
+    sentences = parse_story("Alice: " + " ".join(words) + "\nBob: " + "and more " * 30 + "then a clause; " + "and more " * 30 + "end.\n")
+    alice = [s for s in sentences if s.speaker == "Alice"]
+    assert len(alice) > 10 and all(len(s.text) <= MAX_SENTENCE_CHARS for s in alice)
+    assert " ".join(s.text for s in alice).split() == words          # nothing lost, no word cut
+    assert [s.line_start for s in alice] == [True] + [False] * (len(alice) - 1)
+    bob = [s for s in sentences if s.speaker == "Bob"]
+    assert len(bob) == 2 and bob[0].text.endswith(";")              # cut at the clause break
+    assert bob[-1].trailing == "."
+
+
+def test_long_story_reports_parsing_progress(monkeypatch) -> None:
+    """#12 item 11: a large story must not parse for minutes without a sign of life."""
+    from deepstory_core import story as story_module
+
+    reports: list[tuple[int, int]] = []
+    text = "".join(f"Alice: Line {i} is here. And a second one!\n" for i in range(3000))
+    ticks = iter(range(10**9))
+    monkeypatch.setattr(story_module, "_clock", lambda: next(ticks) * 0.1)   # every line takes 0.1 s
+    parse_story(text, progress=lambda done, total: reports.append((done, total)))
+    assert len(reports) > 100 and reports[-1] == (len(text), len(text))
+    assert all(a[0] <= b[0] for a, b in zip(reports, reports[1:]))

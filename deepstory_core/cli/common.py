@@ -14,6 +14,7 @@ from deepstory_kernel.errors import InputError, StorageError
 
 from ..cast import CastEntry, complete_cast
 from ..jobs import ProjectLock
+from ..progress import ProgressCallback, ProgressEvent, no_progress
 from ..project import PROJECT_FILE, Project, projects_root, slugify
 
 
@@ -47,7 +48,7 @@ def story_project_root(story_path: Path, project_dir: Path | None) -> Path:
 
 
 def project_for_story(story_path: Path, text: str, project_dir: Path | None, cast: Mapping[str, CastEntry],
-                      cast_file: Path | None = None) -> Project:
+                      cast_file: Path | None = None, progress: ProgressCallback = no_progress) -> Project:
     """The story's project (opened, or made in the default folder), with the story text and the cast applied.
 
     An edited sentence table is kept when the story text did not change; portrait paths of the cast file become
@@ -56,7 +57,7 @@ def project_for_story(story_path: Path, text: str, project_dir: Path | None, cas
     root = story_project_root(story_path, project_dir)
     project = Project.open(root) if (root / PROJECT_FILE).exists() else Project.create(root, story_path.stem)
     if project.story_text != text or not project.sentence_rows:
-        project.set_story(text)
+        project.set_story(text, lambda done, total: progress(ProgressEvent("parse", done, total, "characters")))
     given = _resolve_portraits(project, cast, cast_file)
     project.cast = complete_cast(project.speakers(), {**project.cast, **given}, project.settings.default_speaker)
     project.save()

@@ -98,7 +98,8 @@ def run(args: argparse.Namespace) -> int:
                                    [args.story, args.cast, *cast_portrait_paths(cast_from_file, args.cast)])
     root = story_project_root(Path(args.story), args.project)
     with locked_project_folder(root):   # before any write: a refused second render changes nothing
-        project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast)
+        project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast,
+                                    no_progress if args.quiet else StderrProgressBar())
         apply_options(project, args)
         project.save()
         return render_project(project, out, args, retry=args.retry_chunk or [], locked=True)

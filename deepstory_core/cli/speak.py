@@ -62,10 +62,10 @@ def run(args: argparse.Namespace) -> int:
 
     # 2. the project, locked before anything in it is written (a damaged project.json stops here, kept as it is)
     with locked_project_folder(story_project_root(Path(args.story), args.project)):
-        project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast)
+        progress = no_progress if args.quiet else StderrProgressBar()
+        project = project_for_story(Path(args.story), text, args.project, cast_from_file, args.cast, progress)
 
         # 3. voices → chunks → soundtrack + subtitles
-        progress = no_progress if args.quiet else StderrProgressBar()
         plan = prepare_soundtrack(project, progress)
         print_plan(plan, project, sys.stdout)
         write_soundtrack(project, plan, out_wav, progress)

@@ -48,10 +48,18 @@ class FomAnimatorOptions:
     max_auto_batch: int = 32            # cap of the batch size chosen from free memory
 
 
+def _as_tensor(array: np.ndarray | torch.Tensor) -> torch.Tensor:
+    """A tensor of the array; read-only arrays (memory-mapped base frames) are copied first — one batch — so torch
+    never warns that it shares memory it may not write ("The given NumPy array is not writable")."""
+    if isinstance(array, np.ndarray) and not array.flags.writeable:
+        array = array.copy()
+    return torch.as_tensor(array)
+
+
 def prepare_base_frames(frames: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (B, 128, 96, 3) → float (B, 3, 256, 256) in [0, 1] on `device`: ×2 bilinear to 256×192
     (align_corners=False, as deepstory), zero pad 32 px left and right. Runs on the device to move only uint8."""
-    x = torch.as_tensor(frames).to(device)
+    x = _as_tensor(frames).to(device)
     if x.dim() != 4 or x.shape[-1] != 3:
         raise ValueError(f"base frames must be (B, H, W, 3) uint8, got {tuple(x.shape)}")
     x = x.permute(0, 3, 1, 2).float() / 255                                   # (B, 3, 128, 96)
@@ -63,7 +71,7 @@ def prepare_base_frames(frames: np.ndarray | torch.Tensor, device: torch.device 
 def prepare_portrait(portrait: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (H, W, 3) any size → float (1, 3, 256, 256) in [0, 1]: bilinear resize with antialiasing (like the
     reference demo's skimage `resize`), done on the device."""
-    x = torch.as_tensor(portrait).to(device)
+    x = _as_tensor(portrait).to(device)
     if x.dim() != 3 or x.shape[-1] < 3:
         raise ValueError(f"portrait must be (H, W, 3) uint8, got {tuple(x.shape)}")
     x = x[..., :3].permute(2, 0, 1).unsqueeze(0).float() / 255                # (1, 3, H, W)
