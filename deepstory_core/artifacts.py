@@ -124,8 +124,9 @@ class ArtifactStore:
             return np.load(path, mmap_mode="r" if mmap else None, allow_pickle=False)
         except FileNotFoundError as err:
             raise StorageError(f"Artifact {stage}/{key}.npy is missing; run the {stage} stage again.") from err
-        except (ValueError, OSError) as err:
-            raise StorageError(f"Artifact {path} is damaged ({err}); delete it and run the {stage} stage again.") from err
+        except (ValueError, OSError) as err:   # numpy's own text (its allow_pickle hint) is no help to the user
+            raise StorageError(f"Artifact {path} is damaged (not a readable array); delete it and run the {stage} "
+                               "stage again.") from err
 
     def read_json(self, stage: str, key: str) -> Any:
         path = self.path(stage, key, "json")

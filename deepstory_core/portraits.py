@@ -177,7 +177,7 @@ def add_portrait_upload(project, source: str | os.PathLike[str] | bytes, label: 
         label = f"{label} ({path})"
         data = read_bounded(path, MAX_PORTRAIT_BYTES, "portrait")
         name = name or path.name
-    image_header(data, label)
+    decode_image(data, label)       # header first, then the pixels: a damaged image is refused here, not mid-render
     return project.add_upload(data, name)
 
 

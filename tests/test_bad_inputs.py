@@ -146,6 +146,13 @@ def _alias_bomb(tmp: Path) -> Path:
     return _cast(tmp, "\n".join(lines) + "\n")
 
 
+def _damaged_png(tmp: Path) -> Path:
+    """A PNG with a valid header whose pixel data is garbage: accepted as an image, fails when decoded."""
+    path = tmp / "alice-face.png"
+    path.write_bytes(png_header_only(64, 64))
+    return path
+
+
 def _huge_png_file(tmp: Path) -> Path:
     path = tmp / "huge.png"
     path.write_bytes(png_header_only(30000, 30000))
@@ -221,6 +228,11 @@ CASES = [
          "out.mp4/story.mp4"),
     Case("render .srt path is a folder", lambda m, t: _render(m, t, out=(t / "x.srt").mkdir() or t / "x.mp4"),
          "x.srt is a folder"),
+    Case("render with a portrait whose pixels are damaged: named by speaker, not by its hashed copy",
+         lambda m, t: _render(m, t, "--cast", str(_cast(
+             t, f"Alice:\n  voice: espeak:en-us+f2\n  portrait: {_damaged_png(t)}\n"))), "portrait of 'Alice'"),
+    Case("render X.txt -o X.mp4 where X.vtt is the cast file", lambda m, t: _render(
+        m, t, "--cast", str(_cast(t, "Alice: espeak:en-us+f2\n", "X.vtt")), out=t / "X.mp4"), "also an input"),
     Case("portrait that does not exist", lambda m, t: _speak(
         m, t, "--cast", str(_cast(t, "Alice:\n  voice: espeak:en-us+f2\n  portrait: nobody.png\n"))), "nobody.png"),
 ]

@@ -22,7 +22,7 @@ from ..jobs import ProjectLock
 from ..progress import StderrProgressBar, no_progress
 from ..project import Project
 from ..render import render_story, retry_chunk
-from ..stages.export import subtitles_path
+from ..stages.export import subtitles_path, webvtt_path
 from ..story import read_story_file
 from .common import (
     cast_portrait_paths,
@@ -93,8 +93,9 @@ def run(args: argparse.Namespace) -> int:
         raise InputError(f"The output {out} must be an .mp4 file name (the subtitles go beside it as .srt).")
     check_writable(out, example="story.mp4")
     check_writable(subtitles_path(out), example="story.srt")
+    check_writable(webvtt_path(out), example="story.vtt")
     cast_from_file = load_cast_yaml(args.cast) if args.cast else {}
-    refuse_outputs_that_are_inputs([out, subtitles_path(out)],
+    refuse_outputs_that_are_inputs([out, subtitles_path(out), webvtt_path(out)],
                                    [args.story, args.cast, *cast_portrait_paths(cast_from_file, args.cast)])
     root = story_project_root(Path(args.story), args.project)
     with locked_project_folder(root):   # before any write: a refused second render changes nothing
