@@ -292,3 +292,68 @@ def test_fom_input_from_read_only_memmap_gives_no_torch_warning(tmp_path):
         warnings.simplefilter("error")
         assert tuple(prepare_base_frames(frames[:2]).shape) == (2, 3, 256, 256)
         assert tuple(prepare_portrait(portrait).shape) == (1, 3, 256, 256)
+
+
+def test_interrupt_message_starts_on_its_own_line_after_a_progress_bar(monkeypatch, capsys):
+    """#12 item 11: Ctrl-C while a bar is drawn: the message must not be glued to the bar's line."""
+    from deepstory_core.cli import speak
+    from deepstory_core.progress import ProgressEvent, StderrProgressBar
+
+    def interrupted(args):
+        StderrProgressBar()(ProgressEvent("voice", 3, 10, "sentence 3"))
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(speak, "run", interrupted)
+    assert main(["speak", "story.txt"]) == 130
+    err = capsys.readouterr().err
+    assert "\ninterrupted: finished work is kept" in err
+    assert err.splitlines()[-1].startswith("interrupted:")
+
+
+def test_base_help_does_not_claim_formats_it_cannot_read(capsys):
+    with pytest.raises(SystemExit):
+        main(["base", "--help"])
+    assert "flac" not in capsys.readouterr().out.lower()
+
+
+def test_huge_photo_is_downscaled_on_load_and_the_upload_keeps_the_original(tmp_path):
+    """#12 item 6: a large photo costs a MAX_PORTRAIT_SIDE image in every stage; the file the user gave is kept."""
+    import cv2
+
+    from deepstory_core.portraits import MAX_PORTRAIT_SIDE, add_portrait_upload, read_image
+    from deepstory_core.project import Project
+
+    photo = tmp_path / "big.png"
+    image = np.zeros((3000, 6000, 3), np.uint8)
+    image[:, ::7] = 200
+    cv2.imwrite(str(photo), image)
+    project = Project.create(tmp_path / "p")
+    stored = add_portrait_upload(project, photo, "the portrait of 'Alice'")
+    assert project.upload_path(stored).read_bytes() == photo.read_bytes()
+    loaded = read_image(project.upload_path(stored))
+    assert loaded.shape == (MAX_PORTRAIT_SIDE // 2, MAX_PORTRAIT_SIDE, 3)
+
+
+def test_base_streams_long_audio_in_pieces_with_exact_frame_count(tmp_path, made, monkeypatch, capsys):
+    """#12 item 7: `base` reads a long WAV in SEGMENT_SECONDS pieces (never whole) and still gives every frame."""
+    from deepstory_core.audio import WavStream
+    from deepstory_core.cli import base as base_cli
+
+    monkeypatch.setattr(base_cli, "SEGMENT_SECONDS", 2)
+    reads: list[int] = []
+    real_read = WavStream.read
+    monkeypatch.setattr(WavStream, "read", lambda self, a, b: reads.append(b - a) or real_read(self, a, b))
+    wav = tmp_path / "long.wav"
+    seconds = 5.3
+    with wave.open(str(wav), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+        t = np.arange(int(16000 * seconds)) / 16000
+        tone = (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16)
+        w.writeframes(np.stack([tone, tone], axis=1).tobytes())
+    out = tmp_path / "base.npy"
+    assert main(["base", str(wav), "--face", str(made["portrait"]), "-o", str(out), "--quiet"]) == 0
+    frames = np.load(out, mmap_mode="r")
+    assert frames.shape == (int(np.ceil(seconds * 25)), 128, 96, 3)
+    assert max(reads) == 2 * 16000 and len(reads) == 3
