@@ -12,7 +12,6 @@ render hashes each file once.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import os
@@ -22,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from deepstory_kernel.errors import StorageError
+from deepstory_kernel.file_facts import sha256_file
 
 from .artifacts import ArtifactStore
 
@@ -33,14 +33,6 @@ _verified: set[tuple[str, int, int, int, int]] = set()
 def _identity(path: Path) -> tuple[str, int, int, int, int]:
     info = path.stat()
     return str(path), info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns
-
-
-def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 22), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype] | None:
@@ -85,7 +77,7 @@ def seal_path(store: ArtifactStore, stage: str, key: str, ext: str) -> Path:
 def seal(store: ArtifactStore, stage: str, key: str, ext: str, frames: int) -> None:
     """Record what a just-written artifact is: size, frame count, sha256 (atomic; written after the artifact)."""
     path = store.path(stage, key, ext)
-    record = {"bytes": path.stat().st_size, "frames": int(frames), "sha256": file_sha256(path)}
+    record = {"bytes": path.stat().st_size, "frames": int(frames), "sha256": sha256_file(path)}
     _verified.add(_identity(path))
     try:
         with store.writing(stage, key, f"{ext}.json") as tmp:
@@ -129,7 +121,7 @@ def verified(store: ArtifactStore, stage: str, key: str, ext: str, frames: int, 
         return True
     if record.get("frames") != frames:
         problem = f"it was made for {record.get('frames')} frames, the chunk needs {frames}"
-    elif record.get("bytes") != identity[2] or record.get("sha256") != file_sha256(path):
+    elif record.get("bytes") != identity[2] or record.get("sha256") != sha256_file(path):
         problem = "its content is not what was written (changed or exchanged since)"
     else:
         _verified.add(identity)

@@ -71,11 +71,13 @@ def remove_stale_temp_files(project, min_age_s: float = STALE_TEMP_AGE_S) -> int
     those have no leading dot). Only files older than `min_age_s`, so a write in progress is never touched."""
     removed = 0
     now = time.time()
+    for stage in ("voice", "chunk_audio"):      # a killed process's temp files, whatever their age
+        removed += remove_orphan_temp_files(project.store.root / stage)
     for stage in (base_stage.STAGE, animate_stage.STAGE):
         folder = project.store.root / stage
         if not folder.is_dir():
             continue
-        removed += remove_orphan_temp_files(folder)   # a killed process's temp files, whatever their age
+        removed += remove_orphan_temp_files(folder)
         for entry in folder.iterdir():
             try:
                 if entry.name.startswith(".") and entry.is_file() and now - entry.stat().st_mtime > min_age_s:

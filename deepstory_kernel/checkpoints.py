@@ -18,20 +18,13 @@ if TYPE_CHECKING:
     import torch
 
 from .errors import ModelUnavailableError
-from .file_facts import file_fact
+from .file_facts import file_fact, sha256_file
 
 
 def file_sha256(path: str | os.PathLike[str]) -> str:
     """sha256 of the whole file, remembered per exact file (`file_facts`): a file changed anywhere, even in the
     middle to the same size and mtime, gets a new hash."""
-    def compute(p: Path) -> str:
-        digest = hashlib.sha256()
-        with open(p, "rb") as f:
-            for block in iter(lambda: f.read(1 << 22), b""):
-                digest.update(block)
-        return digest.hexdigest()
-
-    return str(file_fact(path, "sha256", compute))
+    return str(file_fact(path, "sha256", sha256_file))
 
 
 def weights_fingerprint(paths: Iterable[str | os.PathLike[str]]) -> str:

@@ -10,6 +10,7 @@ atomically; when it cannot be read or written the facts are simply computed agai
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import os
 import tempfile
@@ -21,6 +22,15 @@ from typing import Any
 CACHE_FILE = "file-facts.json"
 MAX_ENTRIES = 500
 _LOCK = threading.Lock()
+
+
+def sha256_file(path: str | os.PathLike[str]) -> str:
+    """sha256 of a file's whole content, read in 4 MiB blocks (never held whole)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 22), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def cache_dir() -> Path:
