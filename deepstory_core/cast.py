@@ -1,19 +1,26 @@
 """The cast: which voice (and which portrait) each speaker gets.
 
-A cast file is YAML mapping speaker names to a voice id, or to `{voice: ..., portrait: ...}`:
+A cast file is YAML mapping speaker names to a voice id, or to `{voice: ..., portrait: ..., speed: ...,
+variation: ..., volume: ...}` (every field optional; a speaker without a voice gets the default one):
 
     Alice: espeak:en-us+f2
     Bob:
-      voice: espeak:en+m3
+      voice: piper:en_US-joe-medium
+      speed: 1.1          # 0.5–2.0
+      variation: 0.8      # 0–2 (Piper: noise scales; espeak: pitch range)
+      volume: 1.0         # 0.1–2.0
       portrait: bob.png
+    Carol:
+      portrait: carol.png
 
 Speaker names are only ever dictionary keys — they never become file names.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -21,6 +28,9 @@ from typing import Any
 from deepstory_kernel.contracts import MotionStyle
 from deepstory_kernel.errors import InputError
 
+from .voice_piper import DEFAULT_TUNING, VoiceTuning
+
+_TUNING_FIELDS = ("speed", "variation", "volume")
 LIST_VOICES_HINT = "run `python -m deepstory_core voices` to list the voices"
 MAX_CAST_BYTES = 1 << 20     # a cast of thousands of speakers fits in far less
 MAX_CAST_ALIASES = 50        # YAML aliases (*name); a few are handy, thousands are an alias bomb
@@ -47,10 +57,11 @@ def _bounded_loader(path: Path) -> type:
 
 @dataclass(frozen=True)
 class CastEntry:
-    voice_id: str
+    voice_id: str                 # "" = not chosen: `complete_cast` gives the default voice
     portrait: str | None = None   # an upload's stored name, a built-in portrait id, or a path given by the user
     face_box: tuple[float, float, float, float] | None = None  # manual face placement (x, y, w, h), portrait px
     motion: MotionStyle | None = None   # the speaker's motion sliders (None = the default look)
+    tuning: VoiceTuning = DEFAULT_TUNING   # speed / variation / volume of this speaker's voice
 
     @property
     def style(self) -> MotionStyle:
@@ -62,6 +73,8 @@ class CastEntry:
             data["face_box"] = [float(v) for v in self.face_box]
         if self.motion is not None and self.motion != MotionStyle():
             data["motion"] = self.motion.to_dict()
+        if not self.tuning.is_default:
+            data["tuning"] = self.tuning.to_dict()
         return data
 
     @classmethod
@@ -75,7 +88,8 @@ class CastEntry:
             known = set(MotionStyle().to_dict())
             style = MotionStyle(**{k: float(v) for k, v in motion.items() if k in known})
         return cls(voice_id=str(data["voice_id"]), portrait=None if portrait is None else str(portrait),
-                   face_box=face_box, motion=style)  # type: ignore[arg-type]
+                   face_box=face_box, motion=style,
+                   tuning=VoiceTuning.from_dict(data.get("tuning")))  # type: ignore[arg-type]
 
 
 def known_voice_ids() -> set[str]:
@@ -133,35 +147,54 @@ def load_cast_yaml(path: str | os.PathLike[str]) -> dict[str, CastEntry]:
         speaker = str(speaker)
         if isinstance(value, str):
             entry = CastEntry(voice_id=value.strip())
-        elif isinstance(value, dict) and isinstance(value.get("voice"), str):
-            unknown = set(value) - {"voice", "portrait"}
+        elif isinstance(value, dict) and isinstance(value.get("voice", ""), str) and value:
+            unknown = set(value) - {"voice", "portrait", *_TUNING_FIELDS}
             if unknown:
                 raise InputError(f"Cast file {path}: speaker {_show(speaker)} has unknown field(s) "
-                                 f"{', '.join(sorted(map(str, unknown)))}; use `voice` and `portrait`.")
+                                 f"{', '.join(sorted(map(str, unknown)))}; use `voice`, `portrait`, "
+                                 f"{', '.join(f'`{f}`' for f in _TUNING_FIELDS)}.")
             portrait = value.get("portrait")
             if portrait is not None and not isinstance(portrait, str):
                 raise InputError(f"Cast file {path}: the portrait of speaker {_show(speaker)} must be a file name "
                                  f"(text), not a YAML {type(portrait).__name__}.")
-            entry = CastEntry(voice_id=value["voice"].strip(), portrait=None if portrait is None else str(portrait))
+            try:
+                tuning = VoiceTuning(**{f: value[f] for f in _TUNING_FIELDS if f in value})
+            except InputError as err:
+                raise InputError(f"Cast file {path}: speaker {_show(speaker)}: {err}") from None
+            entry = CastEntry(voice_id=str(value.get("voice", "")).strip(),
+                              portrait=None if portrait is None else str(portrait), tuning=tuning)
         else:
-            raise InputError(f"Cast file {path}: speaker {_show(speaker)} needs a voice id "
-                             f"(`{speaker}: espeak:en-us+f2` or `voice:` under it).")
-        check_voice_id(speaker, entry.voice_id, known)
+            raise InputError(f"Cast file {path}: speaker {_show(speaker)} needs a voice id or a portrait "
+                             f"(`{speaker}: espeak:en-us+f2`, or `voice:` / `portrait:` under it).")
+        if entry.voice_id:
+            check_voice_id(speaker, entry.voice_id, known)
         cast[speaker] = entry
     return cast
 
 
-def complete_cast(speakers: Iterable[str], cast: Mapping[str, CastEntry], narrator: str) -> dict[str, CastEntry]:
-    """Every speaker of the story with a cast entry: given ones kept, the rest filled with distinct defaults."""
+def complete_cast(speakers: Iterable[str], cast: Mapping[str, CastEntry], narrator: str,
+                  sentences: Sequence = ()) -> dict[str, CastEntry]:
+    """Every speaker of the story with a cast entry: given ones kept, the rest (and entries without a voice, e.g.
+    only a portrait) filled with defaults cast by the story's cues (`sentences`; see `casting`)."""
     from .voices import default_voices
 
     speakers = list(dict.fromkeys(speakers))
-    defaults = default_voices(speakers, narrator)
     completed = dict(cast)
+    if all(speaker in completed and completed[speaker].voice_id for speaker in speakers):
+        return completed
+    defaults = default_voices(speakers, narrator, sentences)
     for speaker in speakers:
-        if speaker not in completed:
+        entry = completed.get(speaker)
+        if entry is None:
             completed[speaker] = CastEntry(voice_id=defaults[speaker])
+        elif not entry.voice_id:
+            completed[speaker] = dataclasses.replace(entry, voice_id=defaults[speaker])
     return completed
+
+
+def project_cast(project) -> dict[str, CastEntry]:
+    """The project's full cast as every stage and page sees it (defaults cast from the project's own story)."""
+    return complete_cast(project.speakers(), project.cast, project.settings.default_speaker, project.sentences)
 
 
 def _show(speaker: str) -> str:

@@ -6,6 +6,7 @@ trailing punctuation recomputed from the edited text, speaker names validated â€
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -19,7 +20,8 @@ from .story import MAX_SPEAKER_NAME, Sentence, trailing_punctuation
 
 def sentence_table(project: Project) -> list[dict[str, Any]]:
     """Rows for the editor: one per sentence, in story order."""
-    return [{"speaker": s.speaker, "text": s.text, "line_start": bool(s.line_start)} for s in project.sentences]
+    return [{"speaker": s.speaker, "text": s.text, "line_start": bool(s.line_start), "say_as": s.say_as}
+            for s in project.sentences]
 
 
 def _clean_cell(value: Any) -> str:
@@ -60,7 +62,8 @@ def apply_sentence_table(project: Project, rows: Iterable[Mapping[str, Any]], de
         line_start = bool(row.get("line_start", True)) if row.get("line_start") is not None else True
         line_index = previous[number - 1].line_index if number - 1 < len(previous) else (
             sentences[-1].line_index + 1 if sentences else 0)
-        sentences.append(Sentence(text, speaker, line_start, trailing_punctuation(text), line_index))
+        say_as = _clean_cell(row.get("say_as"))
+        sentences.append(Sentence(text, speaker, line_start, trailing_punctuation(text), line_index, say_as))
     if not sentences:
         raise InputError("The sentence table is empty: keep at least one sentence with text.")
     project.set_sentences(sentences)
@@ -77,8 +80,7 @@ def rename_speaker(project: Project, old: str, new: str) -> None:
     if old == new:
         return
     project.set_sentences(
-        Sentence(s.text, new if s.speaker == old else s.speaker, s.line_start, s.trailing, s.line_index)
-        for s in project.sentences
+        dataclasses.replace(s, speaker=new if s.speaker == old else s.speaker) for s in project.sentences
     )
     entry = project.cast.pop(old, None)
     if entry is not None and new not in project.cast:
@@ -158,3 +160,17 @@ def parse_into_project(project: Project, text: str, replace_edits: bool = False,
         raise
     project.save()
     return ParseOutcome("parsed", len(project.sentence_rows), len(project.speakers()), lost)
+
+
+def set_say_as(project: Project, index: int, say_as: str) -> None:
+    """Give sentence `index` (0-based) a "say as" respelling ("" removes it): its audio (and key) change, its
+    subtitle does not. Saved at once."""
+    sentences = project.sentences
+    if not 0 <= index < len(sentences):
+        raise InputError(f"There is no sentence {index + 1}; the story has {len(sentences)}.")
+    say_as = _clean_cell(say_as)
+    if say_as == sentences[index].text:
+        say_as = ""
+    sentences[index] = dataclasses.replace(sentences[index], say_as=say_as)
+    project.set_sentences(sentences)
+    project.save()

@@ -81,7 +81,7 @@ MOTION_PREVIEW_SECONDS = 3.0
 
 def _motion_preview_inputs(project, speaker: str):
     from .backends import backend
-    from .cast import complete_cast
+    from .cast import project_cast
     from .chunk_jobs import speaker_style
     from .face_check import check_face
 
@@ -91,7 +91,7 @@ def _motion_preview_inputs(project, speaker: str):
     settings = project.settings
     base = backend("base", settings.base_backend)
     motion = backend("animate", settings.animate_backend)
-    voice_id = complete_cast(project.speakers(), project.cast, settings.default_speaker)[speaker].voice_id
+    voice_id = project_cast(project)[speaker].voice_id
     style = speaker_style(project, speaker, base)
     from .stages.base import image_hash
 

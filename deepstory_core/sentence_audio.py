@@ -14,7 +14,7 @@ import numpy as np
 
 from deepstory_kernel.errors import DeepstoryError
 
-from .cast import complete_cast
+from .cast import project_cast
 from .chunks import PlannedSentence
 from .pauses import pause_samples
 from .stages.voice import (
@@ -23,6 +23,7 @@ from .stages.voice import (
     StoryPlan,
     build_plan,
     sentence_audio_key,
+    spoken_text,
     stored_sentence_length,
 )
 
@@ -43,11 +44,11 @@ class SentenceAudio:
 
 def sentence_audio(project, voice_factory=None) -> list[SentenceAudio]:
     """Every sentence with its audio key and state; voices that fail to load are reported per row, not raised."""
-    from .voices import get_voice
+    from .voices import get_voice, tune
 
     voice_factory = voice_factory or get_voice
     settings = project.settings
-    cast = complete_cast(project.speakers(), project.cast, settings.default_speaker)
+    cast = project_cast(project)
     voices: dict[str, object] = {}
     problems: dict[str, str] = {}
     rows = []
@@ -63,7 +64,8 @@ def sentence_audio(project, voice_factory=None) -> list[SentenceAudio]:
             rows.append(SentenceAudio(index, sentence.speaker, sentence.text, voice_id, None, False,
                                       problem=problems[voice_id]))
             continue
-        key = sentence_audio_key(voices[voice_id], sentence.text, settings.sample_rate)
+        key = sentence_audio_key(tune(voices[voice_id], cast[sentence.speaker].tuning),  # type: ignore[arg-type]
+                                 spoken_text(sentence), settings.sample_rate)
         try:
             length = stored_sentence_length(store, key)
         except (DeepstoryError, KeyError, TypeError, ValueError):
@@ -88,7 +90,7 @@ def plan_from_ready(project, rows: list[SentenceAudio]) -> StoryPlan | None:
     planned = []
     for row in rows:
         before, after = pause_samples(sentences[row.index], project.settings)
-        planned.append(PlannedSentence(row.index, row.speaker, row.key, row.num_samples, before, after))
+        planned.append(PlannedSentence(row.index, row.speaker, row.key or "", row.num_samples, before, after))
     return build_plan(planned, project.settings)
 
 

@@ -74,6 +74,7 @@ class Sentence:
     line_start: bool   # first sentence of its story line (gets the line-start pause)
     trailing: str      # its trailing punctuation run, e.g. ".", "?!", "...", "…", ".”", '!"'
     line_index: int    # 0-based index of the story line it came from (blank lines count)
+    say_as: str = ""   # how the voice should read it (a respelling); "" = the text. Subtitles show the text.
 
 
 @dataclass(frozen=True)

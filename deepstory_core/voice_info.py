@@ -12,6 +12,6 @@ DCTTS_PREFIX = "dctts:"
 class VoiceInfo:
     voice_id: str
     label: str
-    backend: str        # "espeak" | "dctts"
+    backend: str        # "espeak" | "dctts" | "piper"
     available: bool
     note: str = ""      # why it is unavailable, or what it needs

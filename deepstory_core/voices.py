@@ -6,6 +6,12 @@ Ids:
   (``espeak:en-029+m4``) also works, with espeak's default rate and pitch.
 * ``dctts:<folder under <data>/dctts>`` — trained DC-TTS voices, handled by `deepstory_core.voice_dctts`
   (`<data>` is `deepstory_core.paths`' data folder: `DEEPSTORY_DATA`, else `data/` of the install).
+* ``piper:<name>[#<speaker>]`` — natural Piper voices (`deepstory_core.voice_piper`): the bundled
+  ``piper:en_US-joe-medium`` (the narrator's default) and models in ``data/piper/``.
+
+Every voice is reproducible: the same text, voice and tuning give the same samples in any process, whatever was
+spoken before (espeak-ng runs in forked pristine children, Piper's noise is seeded per sentence), so sentence
+audio can be keyed by its inputs and a killed render resumes to byte-identical output.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from .voice_dctts import list_dctts_voices, load_dctts_voice
 from .voice_info import DCTTS_PREFIX, ESPEAK_PREFIX, VoiceInfo
 
 __all__ = ["DCTTS_PREFIX", "ESPEAK_PREFIX", "VoiceInfo"]   # re-exported: callers name voice ids from here
+from .voice_piper import BUNDLED_VOICE, DEFAULT_TUNING, PIPER_PREFIX, VoiceTuning
 
 
 @dataclass(frozen=True)
@@ -47,9 +54,14 @@ BUILTIN_VOICES: dict[str, _Tuning] = {
     "espeak:en+m7": _Tuning("British male, deep and slow", 145, 20, 40),                # ~81 Hz
     "espeak:en-us+f5": _Tuning("High voice, quick (child-like)", 180, 95, 60),          # ~340 Hz
 }
-NARRATOR_VOICE = "espeak:en-gb-x-rp+m3"
+NARRATOR_VOICE = BUNDLED_VOICE                  # the natural voice (WER ~10 % vs 23–48 % for espeak-ng)
+ESPEAK_NARRATOR_VOICE = "espeak:en-gb-x-rp+m3"  # the built-in narrator when Piper is not installed
 # The order other speakers receive voices in: alternating registers so neighbours in a story contrast.
-SPEAKER_VOICE_ORDER: tuple[str, ...] = tuple(v for v in BUILTIN_VOICES if v != NARRATOR_VOICE)
+SPEAKER_VOICE_ORDER: tuple[str, ...] = tuple(BUILTIN_VOICES)
+# Register of each built-in voice, for casting by cues (child-like f5 counts as female)
+FEMALE_VOICES: tuple[str, ...] = ("espeak:en-us+f2", "espeak:en+f4", "espeak:en-us+f3", "espeak:en-us+f5")
+MALE_VOICES: tuple[str, ...] = ("espeak:en-us+m1", "espeak:en-gb-scotland+m2", "espeak:en+m7",
+                                "espeak:en-gb-x-rp+m3")
 
 _TRUNCATE = 60
 
@@ -59,11 +71,19 @@ class EspeakBackend:
 
     backend = "espeak"
 
-    def __init__(self, voice_id: str, name: str, rate: int, pitch: int, pitch_range: int) -> None:
+    def __init__(self, voice_id: str, name: str, rate: int, pitch: int, pitch_range: int,
+                 tuning: VoiceTuning = DEFAULT_TUNING) -> None:
         from modules.tts.espeak import EspeakVoice
 
         self.voice_id = voice_id
-        self.espeak_voice = EspeakVoice(name=name, rate=rate, pitch=pitch, pitch_range=pitch_range)
+        self._base = (name, rate, pitch, pitch_range)
+        self.tuning = tuning
+        self.espeak_voice = EspeakVoice(name=name, rate=int(round(rate * tuning.speed)), pitch=pitch,
+                                        pitch_range=int(min(99, round(pitch_range * tuning.variation))))
+
+    def tuned(self, tuning: VoiceTuning) -> EspeakBackend:
+        """The same voice with a speaker's speed (rate), variation (pitch range) and volume."""
+        return EspeakBackend(self.voice_id, *self._base, tuning=tuning)
 
     def synthesize(self, text: str) -> Speech:
         from modules.tts.espeak import EspeakError, synthesize
@@ -125,11 +145,13 @@ def _espeak_status() -> tuple[bool, str]:
 
 
 def list_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
-    """Every voice the studio knows: the built-in espeak voices, then DC-TTS folders under `<data>/dctts`
-    (`data_dir`: None = the data folder of `deepstory_core.paths`)."""
+    """Every voice the studio knows: Piper voices (bundled first, then `<data>/piper`), the built-in espeak voices,
+    then DC-TTS folders under `<data>/dctts` (`data_dir`: None = the data folder of `deepstory_core.paths`)."""
+    from .voice_piper import list_piper_voices
+
     ok, note = _espeak_status()
     voices = [_builtin_info(vid, t, ok, note) for vid, t in BUILTIN_VOICES.items()]
-    return voices + list_dctts_voices(data_dir)
+    return list_piper_voices(data_dir) + voices + list_dctts_voices(data_dir)
 
 
 def _unknown(voice_id: str, why: str = "") -> InputError:
@@ -137,6 +159,13 @@ def _unknown(voice_id: str, why: str = "") -> InputError:
         f"Unknown voice id {voice_id!r}{why}; run `python -m deepstory_core voices` to list the available ids "
         f"(e.g. {NARRATOR_VOICE})."
     )
+
+
+def tune(voice: VoiceBackend, tuning: VoiceTuning | None) -> VoiceBackend:
+    """`voice` with a speaker's tuning; voices without tuning controls (DC-TTS) are returned as they are."""
+    if tuning is None or tuning.is_default or not hasattr(voice, "tuned"):
+        return voice
+    return voice.tuned(tuning)
 
 
 def get_voice(voice_id: str, data_dir: Path | None = None) -> VoiceBackend:
@@ -154,6 +183,10 @@ def get_voice(voice_id: str, data_dir: Path | None = None) -> VoiceBackend:
         return EspeakBackend(voice_id, name, 165, 50, 50)
     if voice_id.startswith(DCTTS_PREFIX):
         return load_dctts_voice(voice_id, data_dir)
+    if voice_id.startswith(PIPER_PREFIX):
+        from .voice_piper import load_piper_voice
+
+        return load_piper_voice(voice_id, data_dir)
     raise _unknown(voice_id)
 
 
@@ -170,22 +203,16 @@ def _espeak_voice_exists(name: str) -> bool:
     return True
 
 
-def default_voices(speakers: Sequence[str], narrator: str) -> dict[str, str]:
-    """Voice id per speaker: the narrator always gets NARRATOR_VOICE, the others distinct voices in order.
+def default_voices(speakers: Sequence[str], narrator: str, sentences: Sequence = (),
+                   data_dir: Path | None = None) -> dict[str, str]:
+    """Voice id per speaker: the narrator speaks with the natural Piper voice, the others get distinct voices
+    matched to the story's cues (titles, kinship words, pronouns near the name, first names); see `casting`.
 
-    With more speakers than built-in voices the list starts again (voices then repeat).
+    With more speakers than voices the list starts again (voices then repeat).
     """
-    cast: dict[str, str] = {}
-    k = 0
-    for speaker in speakers:
-        if speaker in cast:
-            continue
-        if speaker == narrator:
-            cast[speaker] = NARRATOR_VOICE
-        else:
-            cast[speaker] = SPEAKER_VOICE_ORDER[k % len(SPEAKER_VOICE_ORDER)]
-            k += 1
-    return cast
+    from .casting import cast_by_cues
+
+    return cast_by_cues(speakers, narrator, sentences, data_dir)
 
 
 def synthesize_sentence(voice: VoiceBackend, text: str, sample_rate: int = SAMPLE_RATE) -> Speech:
@@ -206,6 +233,9 @@ def synthesize_sentence(voice: VoiceBackend, text: str, sample_rate: int = SAMPL
             f"\u201c{_short(text)}\u201d; edit the sentence or choose another voice."
         )
     audio = resample(normalize_loudness(raw[start:end]), sr_in, sample_rate)
+    volume = float(getattr(getattr(voice, "tuning", None), "volume", 1.0))
+    if volume != 1.0:
+        audio = np.clip(audio * np.float32(volume), -1.0, 1.0).astype(np.float32)
     n_out = len(audio)
     phonemes: list[PhonemeEvent] = []
     last = 0

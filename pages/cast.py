@@ -10,7 +10,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from deepstory_core.cast import CastEntry, complete_cast
+from deepstory_core.cast import CastEntry, project_cast
 from deepstory_core.identities import detect_face, face_preview, geometry_from_box, load_portrait_image, portrait_ref
 from deepstory_core.portraits import add_portrait_upload, builtin_portraits
 from deepstory_core.project import Project
@@ -166,7 +166,7 @@ def _face_panel(number: int, speaker: str, entry: CastEntry, ref: str, image: np
 voices = _voices()
 usable = [v for v in voices if v.available]
 labels = {v.voice_id: f"{v.label} — {v.voice_id}" for v in voices}
-completed = complete_cast(speakers, project.cast, project.settings.default_speaker)
+completed = project_cast(project)
 portraits = [(info.ref, info.label) for info in builtin_portraits()]
 sr = project.settings.sample_rate
 

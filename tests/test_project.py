@@ -237,13 +237,20 @@ def test_cast_yaml_forms_and_errors(tmp_path):
     assert full["Narrator"].voice_id != full["Bob"].voice_id != full["Carol"].voice_id
     for text, message in [("- just\n- a list\n", "must map speaker names"),
                           ("Bob:\n  voice: espeak:en\n  colour: red\n", "unknown field"),
-                          ("Bob:\n  portrait: x.png\n", "needs a voice id"),
+                          ("Bob: {}\n", "needs a voice id or a portrait"),
+                          ("Bob:\n  voice: espeak:en\n  speed: 9\n", "speed must be a number from 0.5 to 2.0"),
                           ("Bob: espeak:xx-nonexistent\n", "Unknown voice id 'espeak:xx-nonexistent' for speaker 'Bob'"),
                           ("Alice: ok\n  bad: [\n", "line 2")]:
         path.write_text(text, encoding="utf-8")
         with pytest.raises(InputError, match=re.escape(message)) as info:
             load_cast_yaml(path)
         assert "\n" not in str(info.value)
+    # a portrait alone: the speaker gets a default voice (it used to be an error)
+    path.write_text("Bob:\n  portrait: x.png\n  speed: 1.2\n", encoding="utf-8")
+    only_portrait = load_cast_yaml(path)
+    assert only_portrait["Bob"].voice_id == "" and only_portrait["Bob"].tuning.speed == 1.2
+    filled = complete_cast(["Narrator", "Bob"], only_portrait, "Narrator")["Bob"]
+    assert filled.voice_id and filled.portrait == "x.png" and filled.tuning.speed == 1.2
     path.write_bytes(b"Alice: caf\xe9\n")
     with pytest.raises(InputError, match="not UTF-8"):
         load_cast_yaml(path)

@@ -12,6 +12,7 @@ from deepstory_core.audio import resampled_length, rms_db
 from deepstory_core.cli import main
 from deepstory_core.voices import (
     BUILTIN_VOICES,
+    MALE_VOICES,
     NARRATOR_VOICE,
     VoiceInfo,
     default_voices,
@@ -183,9 +184,10 @@ def test_default_voices_fix_the_narrator_and_separate_everyone_else() -> None:
     assert cast["Narrator"] == NARRATOR_VOICE
     others = [cast[s] for s in dict.fromkeys(speakers) if s != "Narrator"]
     assert len(others) == 7 and len(set(others)) == 7 and NARRATOR_VOICE not in others
-    assert default_voices(["Bob"], "Narrator") == {"Bob": cast["Alice"]}    # stable, order-based
+    assert default_voices(["Bob"], "Narrator")["Bob"] in MALE_VOICES      # a first name cues the register
     assert default_voices(["Narrator", "Bob"], "Narrator")["Narrator"] == NARRATOR_VOICE
-    assert set(default_voices(speakers, "Narrator").values()) <= set(BUILTIN_VOICES)
+    assert set(default_voices(speakers, "Narrator").values()) - {NARRATOR_VOICE} <= set(BUILTIN_VOICES)
+    assert default_voices(speakers, "Narrator") == cast                  # deterministic
 
 
 def test_synthesis_is_thread_safe() -> None:
@@ -196,9 +198,9 @@ def test_synthesis_is_thread_safe() -> None:
         got = list(pool.map(lambda vt: synthesize_sentence(*vt), list(zip(voices, texts)) * 3))
     for i, speech in enumerate(got):
         want = expected[i % 4]
-        # same phonemes and length within espeak's own few-ms jitter: no audio from another thread mixed in
-        assert [p.phoneme for p in speech.phonemes] == [p.phoneme for p in want.phonemes]
-        assert abs(len(speech.audio) - len(want.audio)) < 0.03 * len(want.audio)
+        # reproducible voices: identical samples, whatever the other threads spoke in between
+        assert speech.phonemes == want.phonemes
+        assert np.array_equal(speech.audio, want.audio)
 
 
 def test_voices_cli_lists_ids_labels_and_availability(capsys: pytest.CaptureFixture[str]) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -59,7 +60,8 @@ def project_for_story(story_path: Path, text: str, project_dir: Path | None, cas
     if project.story_text != text or not project.sentence_rows:
         project.set_story(text, lambda done, total: progress(ProgressEvent("parse", done, total, "characters")))
     given = _resolve_portraits(project, cast, cast_file)
-    project.cast = complete_cast(project.speakers(), {**project.cast, **given}, project.settings.default_speaker)
+    project.cast = complete_cast(project.speakers(), {**project.cast, **given}, project.settings.default_speaker,
+                                 project.sentences)
     project.save()
     return project
 
@@ -75,7 +77,7 @@ def _resolve_portraits(project: Project, cast: Mapping[str, CastEntry], cast_fil
         if portrait and not portrait.startswith("builtin:"):
             found = _find_portrait(portrait, speaker, cast_file)
             portrait = add_portrait_upload(project, found, f"the portrait of {speaker[:40]!r}")
-        resolved[speaker] = CastEntry(entry.voice_id, portrait)
+        resolved[speaker] = dataclasses.replace(entry, portrait=portrait)
     return resolved
 
 

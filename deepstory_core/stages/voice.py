@@ -21,7 +21,7 @@ from deepstory_kernel.contracts import PhonemeEvent, VoiceBackend
 from deepstory_kernel.errors import InputError
 
 from ..artifacts import artifact_key
-from ..cast import complete_cast
+from ..cast import project_cast
 from ..chunks import Chunk, PlannedSentence, plan_chunks
 from ..pauses import pause_samples
 from ..progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, StageProgress, no_progress
@@ -29,7 +29,8 @@ from ..progress import Cancelled, CancelToken, ProgressCallback, ProgressEvent, 
 VOICE_STAGE = "voice"
 CHUNK_AUDIO_STAGE = "chunk_audio"
 # Bump when trimming/normalising/resampling of sentence audio changes: every sentence gets a new key.
-POSTPROCESS_VERSION = 1
+# 2: voices made reproducible (espeak-ng in pristine forked children, Piper's noise seeded per sentence).
+POSTPROCESS_VERSION = 2
 
 VoiceFactory = Callable[[str], VoiceBackend]
 
@@ -72,8 +73,18 @@ def voice_version(voice: VoiceBackend) -> str:
 
 
 def sentence_audio_key(voice: VoiceBackend, text: str, sample_rate: int) -> str:
+    """The key of a sentence's audio: voice id, weights fingerprint, tuning, the text as spoken, rate."""
+    tuning = getattr(voice, "tuning", None)
+    parts = {} if tuning is None or tuning.is_default else {"tuning": tuning.to_dict()}
     return artifact_key(VOICE_STAGE, voice_id=voice.voice_id, voice_version=voice_version(voice), text=text,
-                        sample_rate=sample_rate, postprocess=POSTPROCESS_VERSION)
+                        sample_rate=sample_rate, postprocess=POSTPROCESS_VERSION, **parts)
+
+
+def spoken_text(sentence) -> str:
+    """What the voice reads: the sentence's "say as" respelling when it has one, else its text (subtitles always
+    show the text)."""
+    say_as = " ".join(str(getattr(sentence, "say_as", "") or "").split())
+    return say_as or sentence.text
 
 
 def artifact_complete(store, stage: str, key: str) -> bool:
@@ -104,7 +115,7 @@ def _check_cancel(cancel: CancelToken | None) -> None:
 def synthesize_sentences(project, progress: ProgressCallback = no_progress, cancel: CancelToken | None = None,
                          voice_factory: VoiceFactory | None = None) -> list[PlannedSentence]:
     """Make sure every sentence has its audio artifact; returns what the chunk planner needs for each."""
-    from ..voices import synthesize_sentence
+    from ..voices import synthesize_sentence, tune
 
     voice_factory = voice_factory or _default_voice_factory
     settings = project.settings
@@ -112,7 +123,7 @@ def synthesize_sentences(project, progress: ProgressCallback = no_progress, canc
     rows = project.sentence_rows
     if not rows:
         raise InputError("The project has no sentences; give it a story with at least one line of text.")
-    cast = complete_cast(project.speakers(), project.cast, settings.default_speaker)
+    cast = project_cast(project)
     voices: dict[str, VoiceBackend] = {}
     lengths: dict[str, int] = {}   # audio key → speech samples, for sentences repeated in the story
     planned: list[PlannedSentence] = []
@@ -120,11 +131,11 @@ def synthesize_sentences(project, progress: ProgressCallback = no_progress, canc
     tracker = StageProgress(progress, "voice", len(rows), "sentences")
     for sentence_id, sentence in enumerate(project.sentences):
         tracker.message = f"sentence {sentence_id + 1} ({sentence.speaker[:20]})"
-        voice_id = cast[sentence.speaker].voice_id
-        if voice_id not in voices:
-            voices[voice_id] = voice_factory(voice_id)
-        voice = voices[voice_id]
-        key = sentence_audio_key(voice, sentence.text, sample_rate)
+        entry = cast[sentence.speaker]
+        if entry.voice_id not in voices:
+            voices[entry.voice_id] = voice_factory(entry.voice_id)
+        voice = tune(voices[entry.voice_id], entry.tuning)
+        key = sentence_audio_key(voice, spoken_text(sentence), sample_rate)
         if key not in lengths:
             stored = stored_sentence_length(store, key)
             if stored is None:
@@ -139,7 +150,7 @@ def synthesize_sentences(project, progress: ProgressCallback = no_progress, canc
 
 def _synthesize_one(store, key: str, voice: VoiceBackend, sentence, sample_rate: int, synthesize_sentence) -> int:
     try:
-        speech = synthesize_sentence(voice, sentence.text, sample_rate)
+        speech = synthesize_sentence(voice, spoken_text(sentence), sample_rate)
     except InputError as err:
         raise InputError(f"Line {sentence.line_index + 1} ({sentence.speaker[:40]}): {err}") from err
     audio = np.asarray(speech.audio, dtype=np.float32).reshape(-1)
