@@ -43,6 +43,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--project", type=Path, help="project folder to keep the work in (default: one per story file)")
     parser.add_argument("--cast", type=Path, help="YAML mapping speaker → voice id (see the `voices` command)")
     parser.add_argument("--speaker-prefix", action="store_true", help="start each subtitle with its speaker's name")
+    parser.add_argument("--check", action="store_true",
+                        help="voice check: transcribe every sentence (Whisper tiny.en, offline) and list the lines "
+                             "whose words a listener may not recover")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.set_defaults(func=run)
 
@@ -72,7 +75,28 @@ def run(args: argparse.Namespace) -> int:
         write_srt(out_srt, subtitle_cues(plan, project.sentences), plan.sample_rate, args.speaker_prefix)
     print(f"wrote {out_wav} ({format_duration(plan.duration)}, {len(plan.chunks)} chunks) and {out_srt}; "
           f"project: {project.root}", file=sys.stderr)
+    if args.check:
+        from ..voice_check import check_voices
+
+        print_checks(check_voices(project, progress=progress), sys.stdout)
     return 0
+
+
+def print_checks(checks, out: TextIO) -> None:
+    """The voice check: overall word error rate, then each flagged line with what the recogniser heard."""
+    from ..voice_check import FLAG_WER, summary_wer
+
+    flagged = [c for c in checks if c.flagged]
+    out.write(f"voice check: word error rate {100 * summary_wer(checks):.1f}% over {len(checks)} sentences; "
+              f"{len(flagged)} flagged (more than {100 * FLAG_WER:.0f}% of the words not recovered)\n")
+    for c in flagged:
+        missed = ", ".join(c.missed[:8]) or "-"
+        out.write(f"  sentence {c.index + 1} ({c.speaker[:24]}): score {c.score:.0f}  "
+                  f"text \u201c{c.text[:80]}\u201d  heard \u201c{c.heard[:80]}\u201d  missed: {missed}\n")
+    if flagged:
+        out.write("  respell a flagged line for speech with its \u201csay as\u201d text (Voices page) or choose "
+                  "another voice.\n")
+    out.flush()
 
 
 def print_plan(plan: StoryPlan, project: Project, out: TextIO) -> None:
