@@ -20,7 +20,6 @@ from pathlib import Path
 
 import numpy as np
 
-from deepstory_kernel.checkpoints import weights_fingerprint
 from deepstory_kernel.contracts import PhonemeEvent, Speech
 from deepstory_kernel.errors import InputError, ModelUnavailableError
 
@@ -146,6 +145,8 @@ class PiperBackend:
     @functools.cached_property
     def weights_checksum(self) -> str:
         """Part of every sentence-audio key: another model file (or config) under the same name → new audio."""
+        from deepstory_kernel.checkpoints import weights_fingerprint  # lazy: it imports torch
+
         return weights_fingerprint((self.model_path, self.config_path))
 
     def tuned(self, tuning: VoiceTuning) -> PiperBackend:

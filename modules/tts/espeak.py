@@ -29,7 +29,7 @@ import sys
 import threading
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import IO, Any
 
 import numpy as np
 
@@ -197,7 +197,7 @@ class _Engine:
 
 
 # -- the zygote: initialised once, forks one child per sentence -----------------------------------------------------
-def _read_exact(stream: BinaryIO, n: int) -> bytes:
+def _read_exact(stream: IO[bytes], n: int) -> bytes:
     data = b""
     while len(data) < n:
         part = stream.read(n - len(data))
@@ -207,19 +207,19 @@ def _read_exact(stream: BinaryIO, n: int) -> bytes:
     return data
 
 
-def _write_frame(stream: BinaryIO, header: dict[str, Any], payload: bytes = b"") -> None:
+def _write_frame(stream: IO[bytes], header: dict[str, Any], payload: bytes = b"") -> None:
     head = json.dumps(header).encode()
     stream.write(struct.pack(">IQ", len(head), len(payload)) + head + payload)
     stream.flush()
 
 
-def _read_frame(stream: BinaryIO) -> tuple[dict[str, Any], bytes]:
+def _read_frame(stream: IO[bytes]) -> tuple[dict[str, Any], bytes]:
     head_len, payload_len = struct.unpack(">IQ", _read_exact(stream, 12))
     header = json.loads(_read_exact(stream, head_len))
     return header, _read_exact(stream, payload_len)
 
 
-def _child(engine: _Engine, request: dict[str, Any], out: BinaryIO) -> None:
+def _child(engine: _Engine, request: dict[str, Any], out: IO[bytes]) -> None:
     try:
         voice = EspeakVoice(request["name"], int(request["rate"]), int(request["pitch"]), int(request["range"]))
         audio, events = engine.synthesize(str(request["text"]), voice)

@@ -92,7 +92,8 @@ def patch_graph(model: Any) -> tuple[list[str], str | None]:
     from onnx import TensorProto, helper
 
     graph = model.graph
-    nodes, noise_inputs = [], []
+    nodes: list[Any] = []
+    noise_inputs: list[str] = []
     for node in graph.node:
         if node.op_type not in ("RandomNormalLike", "RandomNormal"):
             nodes.append(node)
