@@ -156,12 +156,25 @@ class PiperBackend:
         return copy
 
     def model(self):  # -> modules.tts.piper.PiperModel
-        from modules.tts.piper import PiperModelError, load_model
+        """The loaded model, from the one model cache (`piper:<name>`); loaded again when its files changed."""
+        from modules.tts.piper import PiperModel, PiperModelError
 
-        try:
-            return load_model(self.model_path, self.config_path)
-        except PiperModelError as err:
-            raise ModelUnavailableError(f"Piper voice {self.voice_id}: {err}; {_HELP}.") from None
+        from . import models
+
+        signature = tuple((str(p), p.stat().st_size, p.stat().st_mtime_ns) for p in (self.model_path, self.config_path))
+        model_id = self.voice_id.split("#", 1)[0]
+
+        def load() -> tuple[object, PiperModel]:
+            try:
+                return signature, PiperModel(self.model_path, self.config_path)
+            except PiperModelError as err:
+                raise ModelUnavailableError(f"Piper voice {self.voice_id}: {err}; {_HELP}.") from None
+
+        loaded_signature, model = models.load(model_id, load)
+        if loaded_signature != signature:
+            models.MODELS.drop(model_id)
+            loaded_signature, model = models.load(model_id, load)
+        return model
 
     def synthesize(self, text: str) -> Speech:
         from modules.tts.piper import PiperSettings

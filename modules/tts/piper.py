@@ -251,29 +251,3 @@ def _to_espeak(phoneme: str) -> str | None:
     if phoneme in _STRESS or phoneme == " " or phoneme == "ː":
         return None
     return _IPA_TO_ESPEAK.get(phoneme, phoneme)
-
-
-_models: dict[tuple[str, str, int, int], PiperModel] = {}
-_models_lock = threading.Lock()
-MAX_LOADED = 3
-
-
-def load_model(model_path: Path, config_path: Path) -> PiperModel:
-    """The loaded model, cached by path + size + mtime (a replaced file is loaded again)."""
-    stat = Path(model_path).stat()
-    key = (str(model_path), str(config_path), stat.st_size, stat.st_mtime_ns)
-    with _models_lock:
-        if key in _models:
-            return _models[key]
-    model = PiperModel(Path(model_path), Path(config_path))
-    with _models_lock:
-        _models[key] = model
-        while len(_models) > MAX_LOADED:
-            _models.pop(next(iter(_models)))
-    return model
-
-
-def evict_models() -> None:
-    """Forget every loaded Piper model (the studio frees memory between stages)."""
-    with _models_lock:
-        _models.clear()
