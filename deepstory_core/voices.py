@@ -190,6 +190,12 @@ def get_voice(voice_id: str, data_dir: Path | None = None) -> VoiceBackend:
     raise _unknown(voice_id)
 
 
+def voice_sample(voice_id: str, text: str, sample_rate: int = SAMPLE_RATE,
+                 tuning: VoiceTuning | None = None) -> np.ndarray:
+    """A speaker's voice with its tuning on a sample text (the Cast page's "Hear a sample"): float32 audio."""
+    return synthesize_sentence(tune(get_voice(voice_id), tuning), text, sample_rate).audio
+
+
 def _espeak_voice_exists(name: str) -> bool:
     """Whether espeak-ng accepts `name` (language voice, optionally +variant)."""
     if not name or any(c in name for c in "/\\\0") or ".." in name:

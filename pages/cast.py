@@ -39,11 +39,19 @@ def _voices():
 
 
 @st.cache_data(show_spinner=False, max_entries=32)
-def _sample(voice_id: str, text: str, sample_rate: int):
-    from deepstory_core.voices import get_voice, synthesize_sentence
+def _sample(voice_id: str, text: str, sample_rate: int, tuning: tuple[float, float, float] = (1.0, 1.0, 1.0)):
+    from deepstory_core.voice_piper import VoiceTuning
+    from deepstory_core.voices import voice_sample
 
-    speech = synthesize_sentence(get_voice(voice_id), text, sample_rate)
-    return np.asarray(speech.audio, dtype=np.float32)
+    return voice_sample(voice_id, text, sample_rate, VoiceTuning(*tuning))
+
+
+def _on_tuning(speaker: str, entry: CastEntry, keys: tuple[str, str, str]) -> None:
+    """Callback of the tuning sliders: the speaker's speed / variation / volume, saved into the cast."""
+    from deepstory_core.voice_piper import VoiceTuning
+
+    values = [float(st.session_state[k]) for k in keys]
+    _save(speaker, dataclasses.replace(entry, tuning=VoiceTuning(*values)))
 
 
 def _save(speaker: str, entry: CastEntry) -> None:
@@ -200,9 +208,21 @@ for number, speaker in enumerate(speakers):
             voice_id = st.selectbox("Voice", options, index=index, key=voice_key,
                                     format_func=lambda v: labels.get(v, v), placeholder="Choose a voice",
                                     on_change=_on_voice, args=(speaker, entry, voice_key))
+            tuning = entry.tuning
+            with st.expander("Tuning: speed, variation, volume", expanded=not tuning.is_default):
+                keys = (_key("speed", number, speaker), _key("variation", number, speaker),
+                        _key("volume", number, speaker))
+                for label, key, low, high, step, value, hint in (
+                        ("Speed", keys[0], 0.5, 2.0, 0.05, tuning.speed, "How fast the speaker talks."),
+                        ("Variation", keys[1], 0.0, 2.0, 0.1, tuning.variation,
+                         "How lively the delivery is (Piper: its randomness, 0 = flat; espeak: pitch range)."),
+                        ("Volume", keys[2], 0.1, 2.0, 0.05, tuning.volume, "Loudness relative to the others.")):
+                    st.slider(label, low, high, float(value), step, key=key, help=hint, on_change=_on_tuning,
+                              args=(speaker, entry, keys))
             if st.button("Hear a sample", key=_key("sample", number, speaker), disabled=voice_id is None,
                          icon=":material/play_arrow:"):
-                audio = guarded(_sample, voice_id, SAMPLE_TEXT, sr)
+                audio = guarded(_sample, voice_id, SAMPLE_TEXT, sr,
+                                (tuning.speed, tuning.variation, tuning.volume))
                 if audio is not None:
                     st.audio(audio, sample_rate=sr, autoplay=True)
 

@@ -1,5 +1,6 @@
-"""Voices: synthesise every sentence (background job), listen to each, re-synthesise one; the chunk plan and a
-timeline of the story's shape, with the cut size that decides how long a chunk may grow."""
+"""Voices: synthesise every sentence (background job), listen to each, re-synthesise one; the voice check (what a
+recogniser heard, a score per line) and a "say as" respelling per sentence; the chunk plan and a timeline of the
+story's shape, with the cut size that decides how long a chunk may grow."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from deepstory_core import render
 from deepstory_core.project import Project
 from deepstory_core.sentence_audio import load_sentence_audio, plan_from_ready, sentence_audio
 from deepstory_core.timeline import plan_rows, timeline_svg
+from deepstory_core.voice_check import check_voices, stored_checks
 from ui.session import next_step, open_page, scoped_key
 from ui.widgets import guarded, job_button, job_panel, job_running, start_job
 
@@ -27,6 +29,21 @@ def _synthesise_all(root: Path):
     return work
 
 
+def _check_all(root: Path):
+    def work(progress, cancel):
+        return check_voices(Project.open(root), progress=progress, cancel=cancel)
+
+    return work
+
+
+def _on_say_as(index: int, key: str) -> None:
+    from deepstory_core.editing import set_say_as
+
+    fresh = guarded(Project.open, project.root)
+    if fresh is not None:
+        guarded(set_say_as, fresh, index, st.session_state.get(key, ""))
+
+
 rows = guarded(sentence_audio, project)
 if rows is None:
     st.stop()
@@ -34,11 +51,16 @@ for problem in dict.fromkeys(row.problem for row in rows if row.problem):
     st.error(problem + " Choose another voice on the **Cast** page.")
 ready = sum(row.ready for row in rows)
 
-left, right = st.columns([3, 1], vertical_alignment="center")
+left, right, check_col = st.columns([3, 1, 1], vertical_alignment="center")
 left.progress(ready / len(rows), text=f"{ready} of {len(rows)} sentences have audio")
 job_button(right, "Synthesise all", "synthesise_all", project.root, "Voices", _synthesise_all(project.root),
            "voices-job", busy, disabled=ready == len(rows), type="primary", icon=":material/graphic_eq:",
            width="stretch")
+job_button(check_col, "Check voices", "check_voices", project.root, "Voices", _check_all(project.root),
+           "voices-job", busy, disabled=ready == 0, icon=":material/hearing:", width="stretch",
+           help="Transcribe every sentence with a small offline recogniser (Whisper tiny.en) and score how many "
+                "of its words a listener recovers.")
+checks = guarded(stored_checks, project, rows) or {}
 job_panel(project.root, key="voices-job")
 
 plan = plan_from_ready(project, rows)
@@ -83,6 +105,14 @@ for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
         text_col, audio_col, button_col = st.columns([5, 4, 2], vertical_alignment="center")
         text_col.markdown(f"**{row.index + 1}. {row.speaker}** — {row.text}")
         text_col.caption(row.voice_id)
+        check = checks.get(row.index)
+        if check is not None:
+            icon = ":material/warning:" if check.flagged else ":material/check:"
+            text_col.caption(f"{icon} score {check.score:.0f} — heard \u201c{check.heard}\u201d")
+        say_key = f"say-as-{row.index}"
+        text_col.text_input("Say as", value=project.sentences[row.index].say_as, key=say_key, disabled=busy,
+                            placeholder="respell for speech (the subtitle keeps the text)",
+                            on_change=_on_say_as, args=(row.index, say_key), label_visibility="collapsed")
         if row.ready:
             audio = guarded(load_sentence_audio, project, row)
             if audio is not None:
