@@ -7,8 +7,10 @@ guessed from, strongest first:
 2. pronouns right after the name in narration ("Mara opened the door. She …") — he/him/his vs she/her/hers;
 3. the first name in an offline list (`gender-guesser`, from the registry; no download).
 The narrator speaks with the natural Piper voice. The others get distinct voices of their register: the speakers
-of a multi-speaker Piper model when one is installed, else the built-in espeak-ng variants. Deterministic: the
-same story gives the same cast.
+of a multi-speaker Piper model when one is installed (a model's config says nothing about its speakers, so each
+candidate's register is measured: the median pitch of a short probe sentence, lower than `REGISTER_SPLIT_HZ` =
+male; speakers are probed in id order only until every character has one, and remembered per model file), else
+the built-in espeak-ng variants. Deterministic: the same story gives the same cast.
 """
 
 from __future__ import annotations
@@ -31,6 +33,9 @@ _PRONOUNS = {"he": MALE, "him": MALE, "his": MALE, "himself": MALE,
              "she": FEMALE, "her": FEMALE, "hers": FEMALE, "herself": FEMALE}
 _WORD = re.compile(r"[^\W\d_]+(?:['’][^\W\d_]+)?")
 _PRONOUN_WINDOW = 12      # words after a mention in which the first pronoun counts
+REGISTER_SPLIT_HZ = 165.0
+MAX_PROBED_SPEAKERS = 48
+PROBE_TEXT = "Hello, how are you today? I am glad to see you."
 _TITLE_WEIGHT, _NAME_WEIGHT, _PRONOUN_WEIGHT, _PRONOUN_CAP = 5, 2, 3, 6
 
 
@@ -125,13 +130,9 @@ def cast_by_cues(speakers: Sequence[str], narrator: str, sentences: Sequence = (
     bundled_ready = registry.check(registry.piper_entry(BUNDLED_NAME, data)).ready
     narrator_voice = NARRATOR_VOICE if bundled_ready else ESPEAK_NARRATOR_VOICE
     multi = multi_speaker_models(data)
-    pools: dict[str, list[str]]
-    if multi:   # a model's speakers carry no register in their config: distinct speakers, in id order
-        name, count = multi[0]
-        ids = [f"piper:{name}#{k}" for k in range(count)]
-        pools = {FEMALE: ids, MALE: ids, UNKNOWN: ids}
-    else:
-        pools = {FEMALE: list(FEMALE_VOICES), MALE: list(MALE_VOICES), UNKNOWN: list(SPEAKER_VOICE_ORDER)}
+    if multi:
+        return _cast_with_model_speakers(unique, narrator, narrator_voice, registers, multi[0], data)
+    pools = {FEMALE: list(FEMALE_VOICES), MALE: list(MALE_VOICES), UNKNOWN: list(SPEAKER_VOICE_ORDER)}
     cast: dict[str, str] = {}
     used: set[str] = {narrator_voice}
     for speaker in unique:
@@ -147,3 +148,69 @@ def cast_by_cues(speakers: Sequence[str], narrator: str, sentences: Sequence = (
         used.add(choice)
     return cast
 
+
+
+def _cast_with_model_speakers(speakers: list[str], narrator: str, narrator_voice: str, registers: dict[str, str],
+                              model: tuple[str, int], data: Path) -> dict[str, str]:
+    """Each character gets the next unused speaker of the model whose measured register matches (any unused one
+    when none is left within `MAX_PROBED_SPEAKERS`); speakers repeat only when the model has too few."""
+    name, count = model
+    cast: dict[str, str] = {}
+    used: set[int] = set()
+    for speaker in speakers:
+        if speaker == narrator:
+            cast[speaker] = narrator_voice
+            continue
+        wanted = registers[speaker]
+        free = [k for k in range(count) if k not in used] or list(range(count))
+        choice = free[0]
+        if wanted != UNKNOWN:
+            for k in free[:MAX_PROBED_SPEAKERS]:
+                if model_speaker_register(name, k, data) == wanted:
+                    choice = k
+                    break
+        used.add(choice)
+        cast[speaker] = f"piper:{name}#{choice}"
+    return cast
+
+
+def model_speaker_register(name: str, speaker: int, data: Path) -> str:
+    """'male' / 'female' of one speaker of a Piper model, from the median pitch of a probe sentence."""
+    from .voice_piper import voice_files
+
+    model_path, config_path = voice_files(name, data)
+    stat_m, stat_c = model_path.stat(), config_path.stat()
+    return _measured_register(str(model_path), stat_m.st_size, stat_m.st_mtime_ns, str(config_path),
+                              stat_c.st_mtime_ns, name, speaker, str(data))
+
+
+@lru_cache(maxsize=4096)
+def _measured_register(model_path: str, size: int, mtime: int, config_path: str, config_mtime: int, name: str,
+                       speaker: int, data: str) -> str:
+    from .voices import get_voice, synthesize_sentence
+
+    speech = synthesize_sentence(get_voice(f"piper:{name}#{speaker}", Path(data)), PROBE_TEXT)
+    return MALE if median_pitch(speech.audio, speech.sample_rate) < REGISTER_SPLIT_HZ else FEMALE
+
+
+def median_pitch(audio, sample_rate: int) -> float:
+    """Median autocorrelation pitch (Hz) of the voiced 40 ms frames, 60–500 Hz; 0.0 when nothing is voiced."""
+    import numpy as np
+
+    frame, hop = int(0.04 * sample_rate), int(0.02 * sample_rate)
+    low, high = int(sample_rate / 500), int(sample_rate / 60)
+    pitches = []
+    for start in range(0, len(audio) - frame, hop):
+        x = np.asarray(audio[start:start + frame], dtype=np.float64)
+        x = x - x.mean()
+        if np.sqrt(np.mean(x ** 2)) < 0.02:
+            continue
+        spectrum = np.fft.rfft(x, 2 * frame)
+        correlation = np.fft.irfft(spectrum * np.conj(spectrum))[:frame]
+        if correlation[0] <= 0:
+            continue
+        correlation = correlation / correlation[0]
+        lag = low + int(np.argmax(correlation[low:high]))
+        if correlation[lag] > 0.5:
+            pitches.append(sample_rate / lag)
+    return float(np.median(pitches)) if pitches else 0.0

@@ -88,11 +88,13 @@ def test_multi_speaker_model_gives_each_speaker_a_distinct_voice(data_dir: Path)
         get_voice("piper:tiny-multi#9", data_dir)
 
 
-def test_default_casting_uses_the_speakers_of_a_multi_speaker_model(data_dir: Path) -> None:
-    cast = cast_by_cues(["Narrator", "Mara", "Father", "Tom"], "Narrator", (), data_dir)
+def test_default_casting_uses_the_speakers_of_a_multi_speaker_model_by_measured_register(data_dir: Path) -> None:
+    # the tiny model's speakers 0, 1 speak at 110 / 138 Hz (male register), 2, 3 at 172 / 215 Hz (female)
+    cast = cast_by_cues(["Narrator", "Mara", "Father", "Mother", "Tom", "Robot"], "Narrator", (), data_dir)
     assert cast["Narrator"] == NARRATOR_VOICE
-    others = [cast[s] for s in ("Mara", "Father", "Tom")]
-    assert len(set(others)) == 3 and all(v.startswith("piper:tiny-multi#") for v in others)
+    assert cast["Mara"] == "piper:tiny-multi#2" and cast["Mother"] == "piper:tiny-multi#3"
+    assert cast["Father"] == "piper:tiny-multi#0" and cast["Tom"] == "piper:tiny-multi#1"
+    assert cast["Robot"].startswith("piper:tiny-multi#")
 
 
 def test_keys_include_the_voice_files_fingerprint(data_dir: Path, tmp_path: Path) -> None:
