@@ -34,3 +34,12 @@ def reference_dir() -> Path:
 @pytest.fixture(scope="session")
 def samples_dir() -> Path:
     return require_dir(SAMPLES, "sample media")
+
+
+@pytest.fixture(scope="session")
+def landmarker():
+    """The face model (MediaPipe Face Landmarker), loaded once for the test session and closed after it."""
+    from modules.face.mesh import FaceLandmarker
+
+    with FaceLandmarker() as model:
+        yield model

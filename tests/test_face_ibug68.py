@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -14,7 +13,7 @@ import pytest
 import torch
 
 from modules.face.ibug68 import MESH_TO_IBUG68, ibug68
-from modules.face.mesh import FaceLandmarker, detect_mesh
+from modules.face.mesh import detect_mesh
 from modules.sda.align import STABLE_POINTS, align_face, similarity_to_mean_face
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
@@ -22,12 +21,6 @@ from face_photos import astronaut, hopper, rotated
 
 REFERENCE = json.loads((Path(__file__).parent / "data" / "ibug68_reference.json").read_text())["photos"]
 PHOTOS = {"astronaut": astronaut, "hopper": hopper}
-
-
-@pytest.fixture(scope="module")
-def landmarker() -> Iterator[FaceLandmarker]:
-    with FaceLandmarker() as model:
-        yield model
 
 
 @pytest.fixture(scope="module")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import cv2
 import numpy as np
 import pytest
@@ -12,12 +10,6 @@ from skimage import data
 from modules.face import features
 from modules.face import mesh as M
 from modules.face.mesh import FaceLandmarker, detect_mesh, detect_meshes
-
-
-@pytest.fixture(scope="module")
-def landmarker() -> Iterator[FaceLandmarker]:
-    with FaceLandmarker() as model:
-        yield model
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import math
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -13,16 +12,9 @@ import pytest
 
 from deepstory_kernel.errors import InputError
 from modules.face.align import align_face, analyze_portrait, geometry_from_box
-from modules.face.mesh import FaceLandmarker
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from face_photos import ONE_FACE, astronaut, group, no_face_photos
-
-
-@pytest.fixture(scope="module")
-def landmarker() -> Iterator[FaceLandmarker]:
-    with FaceLandmarker() as model:
-        yield model
 
 
 @pytest.mark.parametrize("name", sorted(ONE_FACE))

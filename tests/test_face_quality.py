@@ -4,7 +4,6 @@ scores high, a still portrait is flagged weak, a hard-edged pasted face shows a 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,19 +20,13 @@ from deepstory_core.quality import (
     score_series,
 )
 from deepstory_kernel.contracts import PhonemeEvent
-from modules.face.mesh import FaceLandmarker, detect_mesh
+from modules.face.mesh import detect_mesh
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from face_photos import astronaut
 from lipsync_controls import jaw_drop_frames, loudness_envelope
 
 RATE = 22050
-
-
-@pytest.fixture(scope="module")
-def landmarker() -> Iterator[FaceLandmarker]:
-    with FaceLandmarker() as model:
-        yield model
 
 
 @pytest.fixture(scope="module")
