@@ -6,8 +6,9 @@ the face model on every frame against the soundtrack: r(jawOpen, RMS), r(lip gap
 closed in silence, lips closed on p/b/m, blinks per minute, identity SSIM outside mouth and eyes, seam.
 Prints each number with its target and PASS/FAIL, and the render's real-time factor.
 
-Usage: python bench/bench_lipsync_quality.py [--quick] [--full-frame] [--workdir DIR] [--only demo|photos]
+Usage: python bench/bench_lipsync_quality.py [--quick] [--full-frame] [--workdir DIR] [--only demo|photos] [--controls]
   --quick: two short lines per story (~10 s of video each) — for tuning loops.
+  --controls: also score a crude jaw-drop warp (must pass) and a still portrait (must fail): the measure works.
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ def report(name: str, score: Q.LipSyncScore, render_s: float) -> list[tuple[str,
         ("face found in frames", f"{score.face_found:.0%}", f">= {Q.FACE_FOUND_MIN:.0%}",
          score.face_found >= Q.FACE_FOUND_MIN),
     ]
-    print(f"\n== {name}: {score.frames} frames ({seconds:.1f} s), render {render_s:.1f} s "
-          f"({seconds / max(render_s, 1e-6):.1f}x real time incl. voices)")
+    timing = (f", render {render_s:.1f} s ({seconds / render_s:.1f}x real time incl. voices)" if render_s > 0 else "")
+    print(f"\n== {name}: {score.frames} frames ({seconds:.1f} s){timing}")
     results = []
     for label, value, target, ok in rows:
         verdict = "" if ok is None else ("PASS" if ok else "FAIL")
@@ -138,12 +139,37 @@ def run_one(name: str, project: Project, full_frame: bool, landmarker: object) -
     return results
 
 
+def run_controls(landmarker: object) -> list[tuple[str, bool]]:
+    """The measure itself checked: a crude jaw-drop warp of a real portrait driven by real speech (positive)
+    and the still portrait (negative), on the GRID utterance."""
+    import scipy.io.wavfile
+    from lipsync_controls import jaw_drop_frames, loudness_envelope
+    from scipy.signal import resample_poly
+
+    from modules.face.mesh import detect_mesh
+
+    grid = Path(os.environ.get("DEEPSTORY_SHARED", REPO.parent / "shared")) / "samples" / "grid"
+    rate, data = scipy.io.wavfile.read(grid / "utterance_50khz.wav")
+    audio = resample_poly(data.astype(np.float32) / 32768.0, 22050, rate).astype(np.float32)
+    portrait = np.ascontiguousarray(astronaut()[0:400, 96:416])
+    n = len(audio) // 882
+    mesh = detect_mesh(portrait, landmarker)  # type: ignore[arg-type]
+    level = loudness_envelope(Q.frame_rms(audio, 22050, n))
+    results = []
+    for name, frames in (("control: jaw-drop warp", list(jaw_drop_frames(portrait, mesh, level))),
+                         ("control: still portrait", [np.repeat(portrait[None], n, axis=0)])):
+        score = Q.score_frames(frames, audio, 22050, portrait=portrait, landmarker=landmarker)
+        results += report(name, score, 0.0)
+    return results
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="two short lines per story")
     parser.add_argument("--full-frame", action="store_true", help="export full-frame (the portrait's resolution)")
     parser.add_argument("--workdir", type=Path, help="where the projects go (default: a fresh temp folder)")
     parser.add_argument("--only", choices=("demo", "photos"))
+    parser.add_argument("--controls", action="store_true", help="also score the positive/negative controls")
     args = parser.parse_args()
     os.environ.setdefault("DEEPSTORY_DEVICE", "cpu")
     workdir = args.workdir or Path(tempfile.mkdtemp(prefix="bench_lipsync_quality_"))
@@ -152,6 +178,8 @@ def main() -> int:
 
     results: list[tuple[str, bool]] = []
     with FaceLandmarker() as landmarker:
+        if args.controls:
+            run_controls(landmarker)      # not counted: the still portrait is meant to fail
         if args.only in (None, "demo"):
             results += run_one("demo", demo_project(workdir / f"demo{suffix}", args.quick), args.full_frame, landmarker)
         if args.only in (None, "photos"):
