@@ -57,15 +57,19 @@ def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype] | None:
 def quarantine(store: ArtifactStore, stage: str, key: str, exts: tuple[str, ...], what: str, why: str) -> None:
     """Move an artifact's files aside into `artifacts/damaged/` and say so (the next step makes it again)."""
     folder = store.root / DAMAGED_FOLDER
-    folder.mkdir(parents=True, exist_ok=True)
     stamp = time.strftime("%Y%m%dT%H%M%S", time.gmtime())
     moved = []
-    for ext in exts:
-        path = store.path(stage, key, ext)
-        if path.exists():
-            target = folder / f"{stage}-{key}.{ext}.{stamp}"
-            os.replace(path, target)
-            moved.append(target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        for ext in exts:
+            path = store.path(stage, key, ext)
+            if path.exists():
+                target = folder / f"{stage}-{key}.{ext}.{stamp}"
+                os.replace(path, target)
+                moved.append(target)
+    except OSError as err:
+        raise StorageError(f"{what} is damaged ({why}) and cannot be moved aside to {folder} "
+                           f"({err.strerror or err}); make the project writable or delete the file.") from err
     if moved:
         LOG.warning("%s was damaged (%s): moved aside to %s; it is made again.", what, why, moved[0].parent)
 
