@@ -142,10 +142,11 @@ def frames_in_npy(path: Path) -> int:
     return shape[0] if len(shape) == 4 and dtype == np.uint8 else -1
 
 
-def audio_length(store: ArtifactStore, stage: str, key: str, what: str, expected: int | None = None) -> int | None:
+def audio_length(store: ArtifactStore, stage: str, key: str, what: str, expected: int | None = None,
+                 repair: bool = True) -> int | None:
     """Samples of a finished audio artifact (`<key>.npy` float32 + `<key>.json` with num_samples, written last), or
     None when it is not there. A damaged pair — json without an integer num_samples, an array of another length
-    or type, `expected` not matched — is moved aside (None: make it again)."""
+    or type, `expected` not matched — is moved aside when `repair` (None: make it again)."""
     if not (store.exists(stage, key, "json") and store.exists(stage, key, "npy")):
         return None
     try:
@@ -164,7 +165,8 @@ def audio_length(store: ArtifactStore, stage: str, key: str, what: str, expected
         problem = f"it holds {length} samples, {expected} are needed"
     else:
         return length
-    quarantine(store, stage, key, ("npy", "json"), what, problem)
+    if repair:
+        quarantine(store, stage, key, ("npy", "json"), what, problem)
     return None
 
 

@@ -67,7 +67,7 @@ def sentence_audio(project, voice_factory=None) -> list[SentenceAudio]:
         key = sentence_audio_key(tune(voices[voice_id], cast[sentence.speaker].tuning),  # type: ignore[arg-type]
                                  spoken_text(sentence), settings.sample_rate)
         try:
-            length = stored_sentence_length(store, key)
+            length = stored_sentence_length(store, key, repair=False)   # a query: never moves files
         except (DeepstoryError, KeyError, TypeError, ValueError):
             length = None                  # a damaged artifact: synthesised again by the next voice run
         rows.append(SentenceAudio(index, sentence.speaker, sentence.text, voice_id, key, length is not None,

@@ -92,12 +92,13 @@ def artifact_complete(store, stage: str, key: str) -> bool:
     return store.exists(stage, key, "json") and store.exists(stage, key, "npy")
 
 
-def stored_sentence_length(store, key: str) -> int | None:
+def stored_sentence_length(store, key: str, repair: bool = True) -> int | None:
     """Speech samples of a sentence's finished audio artifact, or None when it is not (completely) there; a
-    damaged one (no sample count, audio of another length) is moved aside, so it is synthesised again."""
+    damaged one (no sample count, audio of another length) is moved aside (`repair`; queries pass False and
+    leave it), so it is synthesised again."""
     from ..integrity import audio_length
 
-    return audio_length(store, VOICE_STAGE, key, f"The sentence audio {VOICE_STAGE}/{key}")
+    return audio_length(store, VOICE_STAGE, key, f"The sentence audio {VOICE_STAGE}/{key}", repair=repair)
 
 
 def _default_voice_factory(voice_id: str) -> VoiceBackend:
