@@ -6,7 +6,8 @@ generator(source, …) with the full source-side work (and the `deformed` image)
 the source side once and runs driving frames in batches. Both see the same 256² frames (base frames ×2 + pad).
 
     python3 bench/bench_fom.py                      # CPU, 8 frames, eager / channels_last / compile variants
-    python3 bench/bench_fom.py --device cuda --batch-size 8 --channels-last --bf16 --frames 64
+    python3 bench/bench_fom.py --device cuda --batch-size 0 --precision fp16 --frames 256 \
+        --variants channels_last,compile_channels_last         # GPU: batch from free VRAM, fp16 decoder
 """
 
 from __future__ import annotations
@@ -60,9 +61,11 @@ def main() -> int:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--frames", type=int, default=8)
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
-    parser.add_argument("--batch-size", type=int, default=1)
+    parser.add_argument("--batch-size", type=int, default=1, help="0: chosen from the free CUDA memory")
     parser.add_argument("--channels-last", action="store_true", help="only the channels_last variant")
-    parser.add_argument("--bf16", action="store_true", help="bf16 autocast (CUDA only)")
+    parser.add_argument("--bf16", action="store_true", help="same as --precision bf16")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32",
+                        help="the animator's decoder precision (keypoints and dense motion stay fp32)")
     parser.add_argument("--variants", default="eager,channels_last,compile_channels_last",
                         help="comma list of: eager, channels_last, compile, compile_channels_last")
     args = parser.parse_args()
@@ -86,8 +89,8 @@ def main() -> int:
     runs: dict[str, object] = {"original": lambda: original_call_order(kp_detector, generator, source, driving)}
     warm_s: dict[str, float] = {}
     for variant in variants:
-        options = FomAnimatorOptions(batch_size=args.batch_size, channels_last="channels_last" in variant,
-                                     compile="compile" in variant, bf16=args.bf16)
+        options = FomAnimatorOptions(batch_size=args.batch_size or None, channels_last="channels_last" in variant,
+                                     compile="compile" in variant, bf16=args.bf16, precision=args.precision)
         animator = FomAnimator(copy.deepcopy(kp_detector), copy.deepcopy(generator), options, device=device)
         runs[variant] = lambda a=animator: a.animate_tensors(source, [driving])
     for name, make in runs.items():                      # warm-up: oneDNN primitives, allocator, torch.compile
@@ -120,9 +123,11 @@ def main() -> int:
     for variant in variants:
         diff = (torch.cat(outputs[variant]) - reference).abs().max().item()
         t = seconds[variant]
-        print(f"animator [{variant}{', bf16' if args.bf16 else ''}]: {t:.2f} s ({t / args.frames:.3f} s/frame), "
+        print(f"animator [{variant}, {'bf16' if args.bf16 else args.precision}]: {t:.2f} s ({t / args.frames:.3f} s/frame), "
               f"warm-up {warm_s[variant]:.1f} s; speed ratio {t_orig / t:.2f}x "
               f"(median per frame {median_orig / float(np.median(steps[variant])):.2f}x); max |diff| {diff:.2e}")
+    if device.type == "cuda":
+        print(f"peak VRAM {torch.cuda.max_memory_allocated(device) / 2 ** 20:.0f} MiB (all variants, one process)")
     return 0
 
 

@@ -19,6 +19,7 @@ a simulation of 8 GPUs on a 30-minute story.
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import sys
 import tempfile
@@ -95,25 +96,29 @@ def bench_builtin(work: Path, seconds: float) -> None:
     template.set_story(builtin_story(seconds))
     template.save()
     render.render_story(template, until="voice")
-    clock = StageClock()
+    render.render_story(copy_without_frames(template, work / "warm"), until="animate")   # face model, caches
     local = copy_without_frames(template, work / "local")
-    frames = render.render_story(local, clock, until="animate").frames
-    t_local = clock.seconds
+    started = time.perf_counter()
+    frames = render.render_story(local, until="animate").frames
+    t_local = time.perf_counter() - started
     chunks = len(local.store.keys("clip"))
     t_cluster, stages = {}, {}
     for workers in (1, 2):
         project = copy_without_frames(template, work / f"ray{workers}")
-        t_cluster[workers], executor = stages_on_cluster(project, workers)
-        stages[workers] = executor.runs
+        executor = RayExecutor("local", workers=workers)
+        started = time.perf_counter()
+        render.render_story(project, until="animate", ray=executor)
+        t_cluster[workers], stages[workers] = time.perf_counter() - started, executor.runs
         assert clips(project) == clips(local), "cluster clips differ from the single-process ones"
-    print(f"\n1. built-in backends, {frames / 25:.1f} s of story ({frames} frames, {chunks} chunks), 2 cores")
-    print(f"   this process:        {t_local:6.2f} s  (base + animate)")
+    print(f"\n1. built-in backends, {frames / 25:.1f} s of story ({frames} frames, {chunks} chunks), 2 cores "
+          f"(load average {os.getloadavg()[0]:.1f} while measuring: other processes share them)")
+    print(f"   this process:        {t_local:6.2f} s  (render of base + animate)")
     for workers in (1, 2):
         runs = stages[workers]
         ready = sum(run.ready_s for run in runs)
         loop = sum(run.loop_s for run in runs)
         print(f"   Ray, {workers} worker{'s' if workers > 1 else ' '}:       {t_cluster[workers]:6.2f} s  "
-              f"(workers started and models loaded {ready:.2f} s, chunks {loop:.2f} s)")
+              f"(workers started + models loaded {ready:.2f} s, chunks {loop:.2f} s)")
     loops = {w: sum(run.loop_s for run in stages[w]) for w in (1, 2)}
     print(f"   speed-up 2 workers / 1: {t_cluster[1] / t_cluster[2]:.2f}x end to end, "
           f"{loops[1] / loops[2]:.2f}x on the chunks alone; clips byte-identical to this process's")
@@ -121,13 +126,27 @@ def bench_builtin(work: Path, seconds: float) -> None:
 
 # -- 2. per-chunk overhead -------------------------------------------------------------------------------------------
 def frames_story(frames: list[int]) -> str:
-    return "\n".join(f"{'Alice' if i % 2 == 0 else 'Grace'}: Line [{n}]." for i, n in enumerate(frames)) + "\n"
+    return "\n".join(f"{'Alice' if i % 2 == 0 else 'Grace'}: Line {i} [{n}]." for i, n in enumerate(frames)) + "\n"
+
+
+def aligned_face_png(seed: int) -> bytes:
+    """A 128×96 image: taken as an already aligned face, so no face detection runs (it would blur the timing)."""
+    import cv2
+
+    rng = np.random.default_rng(seed)
+    image = np.full((128, 96, 3), rng.integers(40, 120, 3), np.uint8)
+    image[40:90, 20:76] = rng.integers(120, 200, 3)
+    return cv2.imencode(".png", image)[1].tobytes()
 
 
 def frames_project(root: Path, frames: list[int]) -> Project:
+    from deepstory_core.cast import CastEntry
+
     project = Project.create(root)
     project.settings = project.settings.with_changes(line_start_pause=0.0, punctuation_pauses={})
     project.set_story(frames_story(frames))
+    for seed, speaker in enumerate(("Alice", "Grace")):
+        project.cast[speaker] = CastEntry("sim", project.add_upload(aligned_face_png(seed), "face.png"))
     project.save()
     render.render_story(project, until="voice", voice_factory=FramesVoice)
     return project
@@ -139,9 +158,11 @@ def register_sleep(base_s: float, animate_s: float, name: str) -> None:
     register_backend(animate)
 
 
-def bench_overhead(work: Path, chunks: int) -> float:
+def bench_overhead(work: Path, chunks: int) -> tuple[float, float]:
     register_sleep(0.0, 0.0, "null")
     template = frames_project(work / "null", [25] * chunks)
+    render.render_story(copy_without_frames(template, work / "null-warm"), until="animate", base_backend="null",
+                        animate_backend="null", voice_factory=FramesVoice)
     clock = StageClock()
     local = copy_without_frames(template, work / "null-local")
     render.render_story(local, clock, until="animate", base_backend="null", animate_backend="null",
@@ -152,10 +173,12 @@ def bench_overhead(work: Path, chunks: int) -> float:
     loop = sum(run.loop_s for run in executor.runs)
     n = len(project.store.keys("clip"))
     per_chunk = (loop - t_local) / (2 * n)
+    driver = sum(run.driver_s for run in executor.runs) / (2 * n)
     print(f"\n2. scheduling overhead: {n} chunks of 1 s through zero-cost backends, 1 worker")
     print(f"   this process {t_local:.2f} s, Ray {loop:.2f} s (chunks only) → {per_chunk * 1000:.0f} ms per chunk "
-          f"and stage (hand-out, 1 s of audio or 25 base frames in, the artifact's bytes back, written by the driver)")
-    return max(per_chunk, 0.0)
+          f"and stage (hand-out, 1 s of audio or 25 base frames in, the artifact's bytes back, written by the driver);"
+          f" the driver itself is busy {driver * 1000:.0f} ms per chunk and stage")
+    return max(per_chunk, 0.0), driver
 
 
 # -- 3. simulation ---------------------------------------------------------------------------------------------------
@@ -170,35 +193,38 @@ def story_plan(minutes: float, seed: int = 0) -> list[int]:
     return frames
 
 
-def makespan(frames: list[int], workers: int, per_frame: float, overhead: float, load: float) -> float:
-    """The executor's policy: every worker loads the model, then takes the next chunk in order when it is free."""
+def makespan(frames: list[int], workers: int, per_frame: float, overhead: float, load: float,
+             driver: float = 0.0) -> float:
+    """The executor's policy: every worker loads the model, then takes the next chunk in order when it is free;
+    and the one driver handles every chunk in turn (`driver` s each), which bounds the stage from below."""
     free = [load] * workers
     for n in frames:
         index = int(np.argmin(free))
         free[index] += n * per_frame + overhead
-    return max(free)
+    return max(max(free), load + len(frames) * driver)
 
 
 def render_time(frames: list[int], workers: int, base_s: float, animate_s: float, overhead: float,
-                loads: tuple[float, float]) -> float:
-    return (makespan(frames, workers, base_s, overhead, loads[0])
-            + makespan(frames, workers, animate_s, overhead, loads[1]))
+                loads: tuple[float, float], driver: float = 0.0) -> float:
+    return (makespan(frames, workers, base_s, overhead, loads[0], driver)
+            + makespan(frames, workers, animate_s, overhead, loads[1], driver))
 
 
 def bench_simulate(work: Path, gpus: int, minutes: float, fom_gpu_s: float, sda_gpu_s: float, base_cpu_s: float,
-                   overhead: float, compress: int, run_seconds: float) -> None:
+                   overhead: float, driver: float, compress: int, run_seconds: float) -> None:
     plan = story_plan(minutes)
     total = sum(plan)
     print(f"\n3. simulation: a {minutes:.0f}-minute story = {total} frames in {len(plan)} chunks "
-          f"(speaker turns 1–36 s, median 7 s); per-chunk overhead {overhead * 1000:.0f} ms (part 2)")
+          f"(speaker turns 1–36 s, median 7 s); per chunk: overhead {overhead * 1000:.0f} ms, driver "
+          f"{driver * 1000:.0f} ms (part 2); model load 1/5 s (CPU) and 5/10 s (GPU: SDA/FOM), assumed")
     scenarios = {
         "CPU workers, FOM 1.5 s/frame (measured)": (base_cpu_s, FOM_CPU_S, (1.0, 5.0)),
         f"GPUs, FOM {fom_gpu_s * 1000:.0f} ms/frame + SDA {sda_gpu_s * 1000:.0f} ms/frame (assumed)":
             (sda_gpu_s, fom_gpu_s, (5.0, 10.0)),
     }
     for name, (base_s, animate_s, loads) in scenarios.items():
-        one = render_time(plan, 1, base_s, animate_s, overhead, loads)
-        many = render_time(plan, gpus, base_s, animate_s, overhead, loads)
+        one = render_time(plan, 1, base_s, animate_s, overhead, loads, driver)
+        many = render_time(plan, gpus, base_s, animate_s, overhead, loads, driver)
         print(f"   {name}: 1 worker {one / 3600:.2f} h, {gpus} workers {many / 3600:.2f} h "
               f"→ speed-up {one / many:.2f}x (ideal {gpus}x)")
 
@@ -217,7 +243,7 @@ def bench_simulate(work: Path, gpus: int, minutes: float, fom_gpu_s: float, sda_
         render.render_story(project, clock, until="animate", base_backend="simfom", animate_backend="simfom",
                             voice_factory=FramesVoice, ray=executor)
         measured[workers] = sum(run.loop_s for run in executor.runs)
-    predicted = {w: render_time(small, w, sim_base, sim_animate, overhead, (0.0, 0.0)) for w in (1, gpus)}
+    predicted = {w: render_time(small, w, sim_base, sim_animate, overhead, (0.0, 0.0), driver) for w in (1, gpus)}
     print(f"   check on Ray ({len(small)} chunks of 1/{compress} the frames, sleeping actors on {gpus} logical GPUs): "
           f"measured {measured[1]:.1f} s → {measured[gpus]:.1f} s = {measured[1] / measured[gpus]:.2f}x, "
           f"model {predicted[1]:.1f} s → {predicted[gpus]:.1f} s = {predicted[1] / predicted[gpus]:.2f}x")
@@ -233,7 +259,8 @@ def main() -> int:
     parser.add_argument("--fom-gpu-s", type=float, default=0.025, help="assumed FOM s/frame on one GPU")
     parser.add_argument("--sda-gpu-s", type=float, default=0.002, help="assumed SDA s/frame on one GPU")
     parser.add_argument("--base-cpu-s", type=float, default=0.01, help="built-in base s/frame on one CPU worker")
-    parser.add_argument("--overhead-ms", type=float, help="per-chunk overhead for part 3 (default: part 2's)")
+    parser.add_argument("--overhead-ms", type=float, help="per-chunk overhead for part 3 (default: part 2's, or 30)")
+    parser.add_argument("--driver-ms", type=float, help="driver time per chunk for part 3 (default: part 2's, or 20)")
     parser.add_argument("--compress", type=int, default=25, help="part 3: frames of the real run = plan / this")
     parser.add_argument("--run-seconds", type=float, default=20.0, help="part 3: the 1-worker run's length")
     args = parser.parse_args()
@@ -244,15 +271,16 @@ def main() -> int:
             ray_session(RayTarget(cpus=2, gpus=gpus)) as ray:
         print(f"local Ray cluster up in {time.perf_counter() - started:.1f} s: {ray.cluster_resources()}")
         work = Path(folder)
-        overhead = (args.overhead_ms or 0) / 1000
+        overhead, driver = (args.overhead_ms or 30) / 1000, (args.driver_ms or 20) / 1000
         if args.part in ("builtin", "all"):
             bench_builtin(work, args.seconds)
         if args.part in ("overhead", "all"):
-            measured = bench_overhead(work, args.chunks)
-            overhead = overhead or measured
+            measured, measured_driver = bench_overhead(work, args.chunks)
+            overhead = args.overhead_ms / 1000 if args.overhead_ms else measured
+            driver = args.driver_ms / 1000 if args.driver_ms else measured_driver
         if args.part in ("simulate", "all"):
             bench_simulate(work, args.gpus, args.minutes, args.fom_gpu_s, args.sda_gpu_s, args.base_cpu_s,
-                           overhead or 0.03, args.compress, args.run_seconds)
+                           overhead, driver, args.compress, args.run_seconds)
     return 0
 
 

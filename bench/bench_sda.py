@@ -6,6 +6,7 @@ the whole clip through the generator as ONE batch. Ours: strided windows, conv s
 frames, skips broadcast. Each measurement runs in its own subprocess so its peak RSS is its own.
 
     python3 bench/bench_sda.py [--seconds 60] [--short 15] [--original-seconds 60] [--threads 2]
+    python3 bench/bench_sda.py --device cuda --precision fp16      # GPU: fp16 autocast, window from free VRAM
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ sys.path.insert(0, str(REPO))
 REFERENCE = Path(os.environ.get("DEEPSTORY_REFERENCE", REPO.parent / "shared" / "reference"))
 
 
-def _build(device: str = "cpu"):
+def _build(device: str = "cpu", precision: str = "fp32"):
     import torch
 
     from modules.sda.animator import SdaAnimator, SdaNetworks
@@ -39,7 +40,7 @@ def _build(device: str = "cpu"):
                        FrameGenerator(config).eval(), mean_face=None)  # type: ignore[arg-type]
     for net in (nets.encoder, nets.encoder_id, nets.generator):
         net.to(device)
-    return SdaAnimator(nets, device)
+    return SdaAnimator(nets, device, window=None, precision=precision)   # window: from free memory on CUDA
 
 
 def _audio(seconds: float):
@@ -52,10 +53,10 @@ def _audio(seconds: float):
             + 0.01 * rng.standard_normal(n)).astype(np.float32)
 
 
-def _run_ours(seconds: float, device: str) -> dict:
+def _run_ours(seconds: float, device: str, precision: str = "fp32") -> dict:
     import numpy as np
 
-    animator = _build(device)
+    animator = _build(device, precision)
     audio = _audio(seconds)
     identity = np.full((128, 96, 3), 120, np.uint8)
     start = time.perf_counter()
@@ -105,20 +106,20 @@ def _run_original(seconds: float, device: str) -> dict:
     return {"frames": int(out.shape[0]), "seconds": time.perf_counter() - start, "cut_seconds": cut_s}
 
 
-def _child(mode: str, seconds: float, device: str, threads: int) -> None:
+def _child(mode: str, seconds: float, device: str, threads: int, precision: str = "fp32") -> None:
     import torch
 
     torch.set_num_threads(threads)
-    result = (_run_ours if mode == "ours" else _run_original)(seconds, device)
+    result = _run_ours(seconds, device, precision) if mode == "ours" else _run_original(seconds, device)
     result["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     if device == "cuda":
         result["peak_cuda_mb"] = torch.cuda.max_memory_allocated() / 2 ** 20
     print("RESULT " + json.dumps(result))
 
 
-def _measure(mode: str, seconds: float, device: str, threads: int) -> dict:
+def _measure(mode: str, seconds: float, device: str, threads: int, precision: str = "fp32") -> dict:
     cmd = [sys.executable, __file__, "--child", mode, "--seconds", str(seconds), "--device", device,
-           "--threads", str(threads)]
+           "--threads", str(threads), "--precision", precision]
     proc = subprocess.run(cmd, capture_output=True, text=True, cwd=REPO)
     for line in proc.stdout.splitlines():
         if line.startswith("RESULT "):
@@ -133,15 +134,17 @@ def main() -> None:
     parser.add_argument("--original-seconds", type=float, default=None, help="clip length for the original path")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--precision", choices=("fp32", "fp16", "bf16"), default="fp32", help="ours: autocast")
     parser.add_argument("--child", choices=["ours", "original"])
     args = parser.parse_args()
     if args.child:
-        _child(args.child, args.seconds, args.device, args.threads)
+        _child(args.child, args.seconds, args.device, args.threads, args.precision)
         return
     orig_s = args.original_seconds or args.seconds
-    ours_long = _measure("ours", args.seconds, args.device, args.threads)
-    ours_short = _measure("ours", args.short, args.device, args.threads)
-    ours_same = ours_long if orig_s == args.seconds else _measure("ours", orig_s, args.device, args.threads)
+    ours_long = _measure("ours", args.seconds, args.device, args.threads, args.precision)
+    ours_short = _measure("ours", args.short, args.device, args.threads, args.precision)
+    ours_same = (ours_long if orig_s == args.seconds
+                 else _measure("ours", orig_s, args.device, args.threads, args.precision))
     original = _measure("original", orig_s, args.device, args.threads)
     print(f"device {args.device}, {args.threads} threads, GRID size, random weights")
     print(f"ours     {args.short:5.0f} s clip: {ours_short['frames']:5d} frames {ours_short['seconds']:7.1f} s  "
@@ -154,6 +157,10 @@ def main() -> None:
     print(f"peak RSS ratio original/ours at {orig_s:.0f} s: {original['peak_rss_mb'] / ours_same['peak_rss_mb']:.2f}x")
     print(f"ours peak RSS {args.seconds:.0f} s vs {args.short:.0f} s: "
           f"{ours_long['peak_rss_mb'] / ours_short['peak_rss_mb']:.2f}x (flat = 1.0)")
+    if "peak_cuda_mb" in ours_long:
+        print(f"peak VRAM ours ({args.precision}) {ours_long['peak_cuda_mb']:.0f} MiB at {args.seconds:.0f} s, "
+              f"{ours_short['peak_cuda_mb']:.0f} MiB at {args.short:.0f} s; original {original['peak_cuda_mb']:.0f} MiB; "
+              f"ours {ours_long['frames'] / ours_long['seconds']:.0f} frames/s")
 
 
 if __name__ == "__main__":

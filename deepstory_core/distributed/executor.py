@@ -63,6 +63,7 @@ class StageRun:
     load_s: float = 0.0       # slowest worker's model load
     ready_s: float = 0.0      # from the stage's start until every worker held its model (processes started too)
     loop_s: float = 0.0       # from the first chunk handed out to the last one stored
+    driver_s: float = 0.0     # of which the driver was busy (inputs out, results in, sha256, atomic writes)
     elapsed_s: float = 0.0
     worker_pids: list[int] = field(default_factory=list)
 
@@ -236,6 +237,7 @@ class RayExecutor:
              tasks: list[_Task], progress: ProgressCallback, cancel: CancelToken | None) -> None:
         ray = self._ray
         started = time.monotonic()
+        tasks = list({task.key: task for task in tasks}.values())    # a chunk repeated word for word: once
         slots = self._pool(ray, spec, len(tasks), str(store.root) if self.shared_store else None)
         ray.get(self._control.reset.remote())
         self._finished = set()
@@ -284,11 +286,16 @@ class RayExecutor:
                 for ref in inflight:
                     ray.cancel(ref)
                 raise Cancelled()
+            busy = time.monotonic()
             submit()
+            run.driver_s += time.monotonic() - busy
             if not inflight:
                 raise WorkersLostError(f"All Ray workers of the {run.stage} stage died; "
                                        f"{len(queue)} chunks were not rendered. Run the render again to resume.")
             done, _ = ray.wait(list(inflight), num_returns=1, timeout=POLL_S)
+            if done:                                             # and every other result that is ready too
+                done, _ = ray.wait(list(inflight), num_returns=len(inflight), timeout=0)
+            busy = time.monotonic()
             for ref in done:
                 index, task, attempt = inflight.pop(ref)
                 slot = slots[index]
@@ -313,6 +320,7 @@ class RayExecutor:
                 run.rendered += 1
                 run.frames += task.frames
             now = time.monotonic()
+            run.driver_s += now - busy if done else 0.0
             if now - last_event >= POLL_S or not (queue or inflight):
                 last_event = now
                 self._snapshot = ray.get(control.snapshot.remote())
