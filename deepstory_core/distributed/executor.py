@@ -302,17 +302,17 @@ class RayExecutor:
                 slot.load -= 1
                 try:
                     artifact: ChunkArtifact = ray.get(ref)
-                except ray.exceptions.RayActorError as err:        # the worker is gone for good
+                except ray.exceptions.RayTaskError as err:        # the chunk itself failed: say why, in one line
+                    raise _cause(err) from None
+                except ray.exceptions.RayError as err:            # the worker died (killed, out of memory, lost)
                     slot.failures += 1
-                    slot.alive = False
+                    slot.alive = not isinstance(err, ray.exceptions.RayActorError)   # else: gone for good
                     if attempt >= self.max_retries:
                         raise WorkersLostError(f"Chunk {task.index + 1} failed on {attempt + 1} Ray workers "
                                                f"({str(err).splitlines()[0][:160]}).") from err
                     queue.appendleft((task, attempt + 1))
                     run.retried += 1
                     continue
-                except ray.exceptions.RayTaskError as err:
-                    raise _cause(err) from None
                 del ref
                 self._store(store, artifact_stage, ext, task, artifact)
                 self._finished.add(task.key)
