@@ -28,6 +28,7 @@ import numpy as np
 
 from deepstory_kernel.errors import DeepstoryError, InputError, ModelUnavailableError, StorageError
 
+from .. import integrity
 from ..progress import Cancelled, CancelToken, ProgressCallback, StageProgress
 from ..stages import animate as animate_stage
 from ..stages import base as base_stage
@@ -150,7 +151,7 @@ class RayExecutor:
         """The base stage of `jobs`: every missing base rendered on the cluster."""
         spec, fingerprint = backends.base, backends.base_fingerprint
         store = project.store
-        todo = [job for job in jobs if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT)]
+        todo = [job for job in jobs if not base_stage.base_ready(store, job)]     # missing, or damaged: made again
         run = StageRun("base", reused=len(jobs) - len(todo))
         if todo:
             ray = self._connect()
@@ -168,11 +169,11 @@ class RayExecutor:
         """The animate stage of `jobs`: every missing clip rendered on the cluster (their bases must exist)."""
         spec, fingerprint = backends.animate, backends.animate_fingerprint
         store = project.store
-        todo = [job for job in jobs if not store.exists(animate_stage.STAGE, job.clip_key, animate_stage.EXT)]
+        todo = [job for job in jobs if not animate_stage.clip_ready(store, job)]
         run = StageRun("animate", reused=len(jobs) - len(todo))
         if todo:
             for job in todo:
-                if not store.exists(base_stage.STAGE, job.base_key, base_stage.EXT):
+                if not base_stage.base_ready(store, job):
                     raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
             ray = self._connect()
             faces = self._put_faces(ray, todo)
@@ -344,11 +345,13 @@ class RayExecutor:
             if not store.exists(artifact_stage, task.key, ext):
                 raise StorageError(f"Chunk {task.index + 1} is not in the shared project folder "
                                    f"{store.root}; is it really shared by every Ray node?")
+            integrity.seal(store, artifact_stage, task.key, ext, task.frames)
             return
         if hashlib.sha256(artifact.data).hexdigest() != artifact.sha256:
             raise StorageError(f"Chunk {task.index + 1} arrived damaged from its Ray worker; run the render again.")
         with store.writing(artifact_stage, task.key, ext) as tmp:
             tmp.write_bytes(artifact.data)
+        integrity.seal(store, artifact_stage, task.key, ext, task.frames)   # what a later run verifies before reuse
 
 
 @dataclass(frozen=True)
