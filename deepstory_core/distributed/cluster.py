@@ -20,6 +20,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from deepstory_kernel.errors import InputError, ModelUnavailableError
 
@@ -92,7 +93,7 @@ def _import_ray():
 
 
 @contextlib.contextmanager
-def ray_session(target: RayTarget | str) -> Iterator[object]:
+def ray_session(target: RayTarget | str) -> Iterator[Any]:
     """Ray connected to `target` inside the block (yields the `ray` module). A connection that already exists in
     this process (a test's cluster, a studio that keeps one) is used as it is and left open."""
     if isinstance(target, str):
