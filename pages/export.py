@@ -20,6 +20,7 @@ from deepstory_core.stages.export import subtitles_path, webvtt_path
 from ui.session import next_step, open_page, scoped_key
 from ui.widgets import job_button, job_panel, job_running, save_setting
 
+EAGER_DOWNLOAD_BYTES = 200 * 2**20
 project = open_page("Export")
 busy = job_running(project.root)
 settings = project.settings
@@ -95,7 +96,9 @@ if video.is_file():
     player, side = st.columns([3, 2])
     player.video(str(video), subtitles={"English": str(vtt if vtt.is_file() else srt)} if srt.is_file() else None)
     side.download_button("Download mp4", icon=":material/download:",
-                         data=video.read_bytes,  # read on click, not on every rerun
+                         # a file up to EAGER_DOWNLOAD_BYTES is handed over with its name (the browser keeps
+                         # it); a larger one is read only on click
+                         data=video.read_bytes() if video.stat().st_size <= EAGER_DOWNLOAD_BYTES else video.read_bytes,
                          file_name=download_name(project, "mp4"), mime="video/mp4", key="download_mp4",
                          width="stretch")
     if srt.is_file():

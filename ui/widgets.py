@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -13,7 +14,7 @@ from deepstory_kernel.errors import DeepstoryError
 
 T = TypeVar("T")
 
-_SEEN_FINISHED = "job_seen_finished"
+_DRAWN_AT = "job_page_drawn_at"   # when this session last drew a whole page (the job panel's outer run)
 
 
 def guarded(action: Callable[..., T], *args: Any, **kwargs: Any) -> T | None:
@@ -59,7 +60,6 @@ def start_job(project_root: Path, kind: str, work: JobFunction, origin: str = ""
     except DeepstoryError as err:
         st.warning(str(err))
         return False
-    st.session_state.pop(_SEEN_FINISHED, None)
     st.session_state[_ORIGIN] = origin
     return True
 
@@ -75,7 +75,6 @@ def _start_from_click(project_root: Path, kind: str, work: JobFunction, origin: 
     except DeepstoryError as err:
         st.session_state[_START_WARNING] = str(err)
         return
-    st.session_state.pop(_SEEN_FINISHED, None)
     st.session_state[_ORIGIN] = origin
 
 
@@ -101,6 +100,8 @@ def job_panel(project_root: Path, key: str) -> None:
     so previews and tables show the new artifacts.
     """
 
+    st.session_state[_DRAWN_AT] = time.time()
+
     @st.fragment(run_every=1.0)
     def _panel() -> None:
         status = job_manager().status(project_root)
@@ -113,11 +114,10 @@ def job_panel(project_root: Path, key: str) -> None:
             if st.button("Cancel", key=f"{key}-cancel", help="Stops after the current batch; finished work is kept."):
                 job_manager().cancel(project_root)
                 st.toast("Cancelling… finished chunks are kept.")
-            st.session_state[_SEEN_FINISHED] = False
             return
-        if st.session_state.get(_SEEN_FINISHED) is False:
-            st.session_state[_SEEN_FINISHED] = True
-            st.rerun()  # full rerun: the page shows what the job made
+        if status.finished is not None and status.finished > st.session_state.get(_DRAWN_AT, 0.0):
+            st.session_state[_DRAWN_AT] = time.time()
+            st.rerun()  # the page was drawn before the job ended: a full rerun shows what the job made
         kind = status.kind[:1].upper() + status.kind[1:]
         origin = st.session_state.get(_ORIGIN)
         if status.state == "done" and origin != key and not (origin is None and key == "export-job"):
