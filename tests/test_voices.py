@@ -27,25 +27,12 @@ TEXT = "The quick brown fox jumps over the lazy dog, and Alice was beginning to 
 
 
 def median_f0(audio: np.ndarray, sr: int) -> float:
-    """Median autocorrelation pitch of voiced 40 ms frames (60–500 Hz)."""
-    frame, hop = int(0.04 * sr), int(0.02 * sr)
-    lo, hi = int(sr / 500), int(sr / 60)
-    f0s = []
-    for start in range(0, len(audio) - frame, hop):
-        x = audio[start:start + frame].astype(np.float64)
-        x = x - x.mean()
-        if np.sqrt(np.mean(x ** 2)) < 0.02:
-            continue
-        spec = np.fft.rfft(x, 2 * frame)
-        ac = np.fft.irfft(spec * np.conj(spec))[:frame]
-        if ac[0] <= 0:
-            continue
-        ac = ac / ac[0]
-        lag = lo + int(np.argmax(ac[lo:hi]))
-        if ac[lag] > 0.5:
-            f0s.append(sr / lag)
-    assert len(f0s) > 20, "too few voiced frames"
-    return float(np.median(f0s))
+    """Median autocorrelation pitch of voiced 40 ms frames (60–500 Hz), the one casting measures speakers with."""
+    from deepstory_core.casting import median_pitch
+
+    pitch = median_pitch(audio, sr)
+    assert pitch > 0, "no voiced frames"
+    return pitch
 
 
 @pytest.fixture(scope="module")
