@@ -88,8 +88,8 @@ class CastEntry:
             known = set(MotionStyle().to_dict())
             style = MotionStyle(**{k: float(v) for k, v in motion.items() if k in known})
         return cls(voice_id=str(data["voice_id"]), portrait=None if portrait is None else str(portrait),
-                   face_box=face_box, motion=style,
-                   tuning=VoiceTuning.from_dict(data.get("tuning")))  # type: ignore[arg-type]
+                   face_box=face_box, motion=style,  # type: ignore[arg-type]
+                   tuning=VoiceTuning.from_dict(data.get("tuning")))
 
 
 def known_voice_ids() -> set[str]:
