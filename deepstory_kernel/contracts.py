@@ -48,6 +48,8 @@ class BaseAnimator(Protocol):
         identity: np.ndarray,              # uint8 (128, 96, 3) aligned face
         seed: int,
         phonemes: Sequence[PhonemeEvent] = (),
+        *,
+        style: MotionStyle | None = None,  # per-speaker controls; backends that cannot honour them ignore them
     ) -> Iterator[np.ndarray]: ...
 
 

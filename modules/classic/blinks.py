@@ -14,15 +14,17 @@ INTERVAL_S = (2.0, 5.2)          # start-to-start, clipped from a gamma around ~
 DURATION_S = (0.15, 0.25)
 
 
-def blink_closure(n_frames: int, fps: int, rng: np.random.Generator) -> np.ndarray:
-    """(n_frames,) float32 closure: 0 open, 1 fully shut."""
+def blink_closure(n_frames: int, fps: int, rng: np.random.Generator, rate: float = 1.0) -> np.ndarray:
+    """(n_frames,) float32 closure: 0 open, 1 fully shut. `rate` scales blinks per minute (0: none)."""
     closure = np.zeros(n_frames, dtype=np.float32)
-    t = rng.uniform(*FIRST_BLINK_S)
+    if rate <= 0:
+        return closure
+    t = rng.uniform(*FIRST_BLINK_S) / rate
     duration_total = n_frames / fps
     while t < duration_total:
         duration = rng.uniform(*DURATION_S)
         _add_blink(closure, t, duration, fps)
-        t += float(np.clip(rng.gamma(6.0, 3.3 / 6.0), *INTERVAL_S))
+        t += float(np.clip(rng.gamma(6.0, 3.3 / 6.0), *INTERVAL_S)) / rate
     return closure
 
 

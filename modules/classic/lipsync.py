@@ -1,30 +1,67 @@
 """The built-in base animator: chunk audio → the aligned identity face talking, 25 fps, no model download.
 
-Controls for the whole chunk are computed first (tiny per-frame arrays: mouth opening/width from the audio,
-visemes from espeak phoneme events when given, seeded blinks and head motion); frames are then rendered and
-yielded batch by batch, so memory is bounded by one batch whatever the chunk length.
+1. controls for the whole chunk (tiny per-frame arrays): mouth opening and shape from the audio envelope and
+   spectrum, sharpened by visemes when the voice gives phoneme events (lips shut on p/b/m, lower lip to the teeth
+   on f/v, rounded o/u/w, spread i/e), seeded blinks, head motion that nods on stressed syllables;
+2. a `FaceRig` on the identity's own face mesh (MediaPipe, `modules.face.mesh`) turns each frame's controls into
+   a jaw drop, parted lips and a painted inner mouth; the head motion is one small similarity warp per frame.
+Frames are rendered and yielded batch by batch, so memory is bounded by one batch whatever the chunk length.
 """
 
 from __future__ import annotations
 
+import hashlib
+import threading
+from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
+import cv2
 import numpy as np
 
-from deepstory_kernel.contracts import PhonemeEvent
+from deepstory_kernel.contracts import MotionStyle, PhonemeEvent
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import FPS, SAMPLE_RATE
-from modules.classic.audio_features import mouth_drive, smooth3
+from modules.classic.audio_features import mouth_drive
 from modules.classic.blinks import blink_closure
-from modules.classic.face_renderer import FaceRenderer
-from modules.classic.head_motion import head_motion
+from modules.classic.head_motion import head_motion, motion_matrix, stress_times
+from modules.classic.rig import FaceRig, MouthPose
 from modules.classic.visemes import viseme_tracks
+from modules.face import canonical as C
 
+JAW_FULL = 0.30            # lower-lip drop at full opening, in mouth widths
+UPPER_FULL = 0.05          # upper-lip raise at full opening
+SPREAD_FULL = 0.07         # corners out on /i/ (each side)
+ROUND_FULL = 0.17          # corners in on /u/ (each side)
+TUCK_RAISE = 0.07          # f/v: lower lip held up onto the upper teeth's edge …
+TUCK_JAW = 0.11            # … while the jaw opens a little
 VISEME_WEIGHT = 0.7        # share of the mouth shape taken from phoneme events when they are known
+_RIGS: OrderedDict[str, FaceRig] = OrderedDict()
+_RIGS_LOCK = threading.Lock()
+
+
+def identity_rig(identity: np.ndarray) -> FaceRig:
+    """The rig of an aligned identity (face mesh found once, remembered for its next chunks)."""
+    from modules.face.mesh import detect_mesh
+
+    key = hashlib.sha1(np.ascontiguousarray(identity).data).hexdigest()
+    with _RIGS_LOCK:
+        if key in _RIGS:
+            _RIGS.move_to_end(key)
+            return _RIGS[key]
+    mesh = detect_mesh(identity, thorough=False)
+    if mesh is None:
+        raise InputError("No face found in the aligned identity image; choose a portrait with a clearly visible "
+                         "face, or place the face by hand in the Cast page.")
+    rig = FaceRig(identity, mesh.points)
+    with _RIGS_LOCK:
+        _RIGS[key] = rig
+        while len(_RIGS) > 8:
+            _RIGS.popitem(last=False)
+    return rig
 
 
 class BuiltinLipSync:
-    """`deepstory_kernel.contracts.BaseAnimator` without weights: warps the identity's mouth, eyes and pose."""
+    """`deepstory_kernel.contracts.BaseAnimator` without weights: a mesh rig of the identity, driven by the voice."""
 
     def __init__(self, batch_size: int = 64, sample_rate: int = SAMPLE_RATE, fps: int = FPS) -> None:
         if batch_size < 1:
@@ -34,24 +71,41 @@ class BuiltinLipSync:
         self.fps = fps
         self.samples_per_frame = sample_rate // fps
 
-    def controls(self, audio: np.ndarray, seed: int, phonemes: Sequence[PhonemeEvent] = ()) -> dict[str, np.ndarray]:
-        """Per-frame controls for the chunk: opening, width, blink (each (T,)) and motion (T, 3)."""
+    def controls(self, audio: np.ndarray, seed: int, phonemes: Sequence[PhonemeEvent] = (),
+                 style: MotionStyle | None = None) -> dict[str, np.ndarray]:
+        """Per-frame controls for the chunk: opening, width, closure, tuck, the rig pose fields and motion (T, 3)."""
+        style = style or MotionStyle()
         audio = np.asarray(audio, dtype=np.float32).reshape(-1)
         n = len(audio) // self.samples_per_frame
         drive = mouth_drive(audio, self.samples_per_frame, self.sample_rate)
         opening, width = drive.opening, drive.width
+        closure = np.zeros(n, np.float32)
+        tuck = np.zeros(n, np.float32)
         if phonemes:
-            v_open, v_width, v_closure = viseme_tracks(phonemes, n, self.samples_per_frame, len(audio))
-            v_open, v_width = smooth3(v_open), smooth3(v_width)
-            opening = opening * (0.3 + 0.7 * v_open)
-            opening = opening * (1.0 - np.clip(1.5 * v_closure, 0.0, 1.0))
-            width = VISEME_WEIGHT * v_width + (1.0 - VISEME_WEIGHT) * width
+            v = viseme_tracks(phonemes, n, self.samples_per_frame, len(audio))
+            opening = opening * (0.3 + 0.7 * v.opening)
+            width = VISEME_WEIGHT * v.width + (1.0 - VISEME_WEIGHT) * width
             opening = np.minimum(opening / 0.85, 1.0)     # visemes rarely reach 1: keep the full range in use
+            closure, tuck = v.closure, v.tuck * (opening > 0.02)
+            opening = opening * (1.0 - closure)
         width = width * np.clip(opening * 4.0, 0.0, 1.0)     # no pursed or spread lips in silence
-        blink_seed, motion_seed = np.random.SeedSequence([int(seed) % 2**64, 0x11B5]).spawn(2)
-        blink = blink_closure(n, self.fps, np.random.default_rng(blink_seed))
-        motion = head_motion(n, self.fps, np.random.default_rng(motion_seed), drive.loudness)
+        blink_seed, motion_seed, style_seed = np.random.SeedSequence([int(seed) % 2**64, 0x11B5]).spawn(3)
+        blink = blink_closure(n, self.fps, np.random.default_rng(blink_seed), rate=style.blink_rate)
+        nods = stress_times(phonemes, self.sample_rate) if phonemes else None
+        motion = head_motion(n, self.fps, np.random.default_rng(motion_seed), drive.loudness, nods, style.head)
+        # a take's own articulation: another seed speaks a little wider or tighter
+        take = np.random.default_rng(style_seed).uniform(0.9, 1.1)
+        mouth = float(style.mouth) * take
+        shape = float(style.expression)
+        open_ = opening * (1.0 - tuck)
+        jaw = JAW_FULL * mouth * open_ + TUCK_JAW * tuck
+        upper = UPPER_FULL * mouth * open_ + 0.5 * UPPER_FULL * tuck
         return {"opening": opening.astype(np.float32), "width": width.astype(np.float32),
+                "closure": closure.astype(np.float32), "tuck": tuck.astype(np.float32),
+                "jaw": jaw.astype(np.float32), "upper": upper.astype(np.float32),
+                "spread": (SPREAD_FULL * shape * np.clip(width, 0, 1)).astype(np.float32),
+                "round": (ROUND_FULL * shape * np.clip(-width, 0, 1)).astype(np.float32),
+                "tuck_raise": (TUCK_RAISE * tuck).astype(np.float32),
                 "blink": blink, "motion": motion}
 
     def animate(
@@ -60,6 +114,7 @@ class BuiltinLipSync:
         identity: np.ndarray,
         seed: int,
         phonemes: Sequence[PhonemeEvent] = (),
+        style: MotionStyle | None = None,
     ) -> Iterator[np.ndarray]:
         """Yield uint8 (B, 128, 96, 3) batches, exactly `len(audio) // 882` frames in total.
 
@@ -68,12 +123,31 @@ class BuiltinLipSync:
         audio = np.asarray(audio)
         if audio.ndim != 1:
             raise InputError(f"Chunk audio must be mono (one dimension), got shape {audio.shape}; mix it down first.")
-        renderer = FaceRenderer(np.asarray(identity))
-        controls = self.controls(audio, seed, phonemes)
-        return self._frames(renderer, controls)
+        identity = np.asarray(identity)
+        if identity.shape != (C.ALIGNED_HEIGHT, C.ALIGNED_WIDTH, 3) or identity.dtype != np.uint8:
+            raise InputError(f"The aligned face must be a uint8 RGB image of {C.ALIGNED_HEIGHT}×{C.ALIGNED_WIDTH} "
+                             f"(H×W), got {identity.dtype} {identity.shape}; align the portrait first.")
+        rig = identity_rig(identity)
+        controls = self.controls(audio, seed, phonemes, style)
+        return self._frames(rig, controls)
 
-    def _frames(self, renderer: FaceRenderer, c: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
+    def _frames(self, rig: FaceRig, c: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
         n = len(c["opening"])
+        pose = MouthPose(c["jaw"], c["upper"], c["spread"], c["round"], c["tuck_raise"], c["blink"])
+        pivot = (float(rig.origin[0]), float(rig.origin[1]))
+        rest = rig.render(MouthPose(*(np.zeros(1, np.float32) for _ in range(6))))[0]
         for start in range(0, n, self.batch_size):
-            part = slice(start, min(n, start + self.batch_size))
-            yield renderer.render(c["opening"][part], c["width"][part], c["blink"][part], c["motion"][part])
+            stop = min(n, start + self.batch_size)
+            batch = np.empty((stop - start, *rig.image.shape), np.uint8)
+            for j, i in enumerate(range(start, stop)):
+                still = (abs(pose.jaw[i]) < 1e-4 and abs(pose.spread[i]) < 1e-4 and abs(pose.round[i]) < 1e-4
+                         and abs(pose.tuck[i]) < 1e-4 and abs(pose.upper[i]) < 1e-4)
+                frame = rest.copy() if still else rig.render(pose.part(slice(i, i + 1)))[0]
+                if still and pose.blink[i] > 0.01:
+                    rig.render_eyes(frame, float(pose.blink[i]))
+                dx, dy, roll = (float(x) for x in c["motion"][i])
+                if abs(dx) + abs(dy) + abs(roll) > 1e-3:
+                    frame = cv2.warpAffine(frame, motion_matrix(dx, dy, roll, pivot), frame.shape[1::-1],
+                                           flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+                batch[j] = frame
+            yield batch

@@ -1,11 +1,16 @@
-"""Built-in motion transfer: the base video's dense motion, carried onto a portrait by a smooth warp.
+"""Built-in motion transfer: the driving face's mouth, eyelids and head motion, re-enacted on the portrait's own mesh.
 
-For each driving frame (canonical 128×96 frame) the optical flow back to the chunk's FIRST driving frame is
-measured (OpenCV DIS), smoothed and confined to the face by a soft mask, then mapped through the similarity
-between the aligned frame and the output frame (which scales it by the relative face size) and applied to the
-portrait with `cv2.remap`. Where the driving mouth opens, flow cannot explain the new pixels (teeth, cavity):
-those are carried over from the driving frame, colour-matched and feathered. The mask is zero well inside the
-output, so the background is left bit-for-bit untouched and a full-resolution paste-back has no seam.
+Optical flow alone cannot carry new content (teeth appear where there were lips), and a 128×96 base upscaled onto
+a large portrait is blurry. So the motion is *measured* on the driving frames and *re-rendered* on the portrait at
+its own resolution:
+  1. the driving face's mesh is found once, on its first frame (motion is relative to it, as in FOM);
+  2. per frame, a few mesh points are tracked from the first frame (pyramidal Lucas–Kanade): skull points give
+     the head's similarity motion, lip and chin points (head motion removed) give the jaw drop, upper-lip raise and
+     mouth width in mouth widths, and the brightness of each eye opening gives the eyelid closure;
+  3. the portrait's `FaceRig` (its own mesh) renders those controls — lips part, the chin drops, the inner mouth is
+     painted between the portrait's own inner-lip contours — and the head motion moves the face region, feathered,
+     so the background stays bit-for-bit still and a full-resolution result has no seam.
+It works on any base video (the built-in one or SDA's) and costs a few milliseconds per frame even at 1080p.
 """
 
 from __future__ import annotations
@@ -19,235 +24,285 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from deepstory_kernel.errors import InputError
+from modules.classic import mesh_regions as R
+from modules.classic.rig import FaceRig
 from modules.face import canonical
-from modules.face.align import FaceGeometry, aligned_matrix, analyze_portrait, clip_matrix, warp_similarity
+from modules.face.align import FaceGeometry, analyze_portrait, clip_matrix, warp_similarity
 from modules.face.image import to_rgb_uint8
-from modules.face.mouth import locate_mouth
 
 CLIP_SIZE = 256
-FLOW_PRESETS = {"ultrafast": cv2.DISOPTICAL_FLOW_PRESET_ULTRAFAST, "fast": cv2.DISOPTICAL_FLOW_PRESET_FAST,
-                "medium": cv2.DISOPTICAL_FLOW_PRESET_MEDIUM}
-FLOW_SMOOTH_SIGMA = 2.0           # aligned px: removes DIS noise on flat skin
 FULL_FRAME_BATCH_BYTES = 96 << 20   # full-resolution batches are split to stay below this
-_GEOMETRY_CACHE: OrderedDict[str, FaceGeometry] = OrderedDict()
-_GEOMETRY_LOCK = threading.Lock()
-EDGE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))    # takes in the cavity's feathered rim
-CLOSE_KERNEL = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (5, 5))  # fills holes in the carried-over change mask
+SKULL_TRACK = (33, 133, 263, 362, 168, 6, 197, 1, 98, 327, 105, 334, 50, 280, 116, 345, 10, 151)
+UPPER_LIP_TRACK = (0, 37, 267)
+LOWER_LIP_TRACK = (17, 84, 314)
+CORNER_TRACK = (61, 291)
+UPPER_PER_JAW = 0.17                # upper-lip raise per unit of jaw drop in natural speech
+LK_PARAMS = {"winSize": (13, 13), "maxLevel": 2,
+             "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+_CACHE: OrderedDict[str, object] = OrderedDict()
+_CACHE_LOCK = threading.Lock()
 
 
-def _ellipse_mask(centre: tuple[float, float], axes: tuple[float, float], hard: float) -> np.ndarray:
-    """Soft elliptical weight in the aligned frame: 1 inside `hard`·radius, smooth fall to 0 at the rim."""
-    h, w = canonical.ALIGNED_SHAPE
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    r = np.sqrt(((xx - centre[0]) / axes[0]) ** 2 + ((yy - centre[1]) / axes[1]) ** 2)
-    t = np.clip((1.0 - r) / (1.0 - hard), 0.0, 1.0)
-    return (t * t * (3 - 2 * t)).astype(np.float32)
+def _cached(key: str, make):  # type: ignore[no-untyped-def]
+    """A small process-wide memo (portrait geometry, meshes, rigs) so a speaker's next chunks start at once."""
+    with _CACHE_LOCK:
+        if key in _CACHE:
+            _CACHE.move_to_end(key)
+            return _CACHE[key]
+    value = make()
+    with _CACHE_LOCK:
+        _CACHE[key] = value
+        while len(_CACHE) > 16:
+            _CACHE.popitem(last=False)
+    return value
 
 
-# Face region that may move: brows to below the chin, cheek to cheek (aligned frame, see canonical.py).
-FACE_MASK = _ellipse_mask((50.0, 76.0), (38.0, 50.0), 0.55)
+def _digest(image: np.ndarray) -> str:
+    return hashlib.sha1(np.ascontiguousarray(image).data).hexdigest() + str(image.shape)
 
 
-def mouth_masks(mouth: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
-    """Where mouth interior may be carried over (soft), and the skin ring around it used for colour matching."""
-    mx, my = mouth
-    mask = _ellipse_mask((mx, my + 3), (19.0, 14.0), 0.5)
-    ring = (_ellipse_mask((mx, my + 2), (30.0, 24.0), 0.8) > 0.5) & (mask < 0.05)
-    return mask, ring
+def _mesh_points(image: np.ndarray) -> np.ndarray | None:
+    from modules.face.mesh import detect_mesh
+
+    mesh = detect_mesh(image, thorough=max(image.shape[:2]) > 400)
+    return None if mesh is None else np.asarray(mesh.points, np.float64)
+
+
+@dataclass
+class _Driving:
+    """The first driving frame's mesh and what the per-frame measurements are relative to."""
+
+    gray0: np.ndarray
+    points0: np.ndarray             # (P, 1, 2) float32 tracked points in the first frame
+    n_skull: int
+    u: np.ndarray                   # face axes of the driving face
+    v: np.ndarray
+    width: float                    # driving mouth width (px)
+    rest_gap: float                 # inner-lip gap of the first frame, mouth widths (≥ 0)
+    pivot: np.ndarray               # (2,) between the eyes: head motion is expressed about it
+    eyes: list[tuple[np.ndarray, float, float]]   # per eye: opening mask, open brightness, shut brightness
+
+    @classmethod
+    def from_frame(cls, frame: np.ndarray) -> _Driving:
+        mesh = _cached("mesh:" + _digest(frame), lambda: _mesh_points(frame))
+        if mesh is None:
+            raise InputError("No face found in the first frame of the driving video; the base must show a face.")
+        eye_l = mesh[list(R.EYE_CENTRES[0])].mean(0)
+        eye_r = mesh[list(R.EYE_CENTRES[1])].mean(0)
+        u = (eye_r - eye_l) / max(np.linalg.norm(eye_r - eye_l), 1e-6)
+        v = np.array([-u[1], u[0]])
+        width = float(np.linalg.norm(mesh[291] - mesh[61]))
+        gap = float(((mesh[14] - mesh[13]) @ v) / max(width, 1e-6))
+        ids = SKULL_TRACK + UPPER_LIP_TRACK + LOWER_LIP_TRACK + CORNER_TRACK
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        eyes = [_eye_probe(gray, mesh, i) for i in (0, 1)]
+        return cls(gray, mesh[list(ids)].astype(np.float32)[:, None, :], len(SKULL_TRACK), u, v, width,
+                   max(gap, 0.0), mesh[168].copy(), eyes)
+
+    def measure(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+        """(2×3 head similarity first → this frame, rig coefficients (K,), eyelid closure) of one driving frame."""
+        gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        pts, status, _ = cv2.calcOpticalFlowPyrLK(self.gray0, gray, self.points0, None, **LK_PARAMS)
+        p0, p1 = self.points0[:, 0].astype(np.float64), pts[:, 0].astype(np.float64)
+        ok = status[:, 0].astype(bool)
+        k = self.n_skull
+        skull_ok = ok[:k]
+        if skull_ok.sum() >= 3:
+            head = _similarity(p0[:k][skull_ok], p1[:k][skull_ok])
+        else:
+            head = np.array([[1.0, 0, 0], [0, 1.0, 0]])
+        # lip and chin points with the head motion taken out, in the driving face's axes, in mouth widths
+        inv = cv2.invertAffineTransform(head)
+        local = p1 @ inv[:, :2].T + inv[:, 2]
+        d = local - p0
+        d[~ok] = 0.0
+        db = (d @ self.v) / self.width
+        da = (d @ self.u) / self.width
+        i = k
+        upper = -float(np.median(db[i:i + 3])) / 0.75
+        i += 3
+        lower = float(np.median(db[i:i + 3]))
+        i += 3
+        widen = 0.5 * float(da[i + 1] - da[i])
+        # the first frame may already be parted: its lips were that far from closed
+        jaw = max(lower + (1 - 0.4) * self.rest_gap, 0.0)
+        # the upper lip moves little and its tracking is noisy: lean on the jaw, which it follows
+        upper = float(np.clip(0.5 * (upper + 0.4 * self.rest_gap) + 0.5 * UPPER_PER_JAW * jaw, -0.02, 0.12))
+        coefs = np.array([1.0, jaw, upper, max(widen, 0.0), max(-widen, 0.0), 0.0], np.float32)
+        closure = max(_eye_closure(gray, inv, probe) for probe in self.eyes)
+        return head, coefs, closure
+
+
+def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    m, _ = cv2.estimateAffinePartial2D(src.astype(np.float32), dst.astype(np.float32), method=cv2.LMEDS)
+    return m if m is not None else np.array([[1.0, 0, 0], [0, 1.0, 0]])
+
+
+def _eye_probe(gray: np.ndarray, mesh: np.ndarray, index: int) -> tuple[np.ndarray, float, float]:
+    """The eye opening (as a polygon mask) and its brightness open; a shut lid is about as bright as the skin above."""
+    contour = np.vstack([mesh[list(R.EYE_UPPER[index])], mesh[list(R.EYE_LOWER[index])][::-1]])
+    mask = np.zeros(gray.shape, np.uint8)
+    cv2.fillPoly(mask, [np.round(contour * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
+    open_level = float(gray[mask > 0].mean()) if mask.any() else 0.0
+    top = mesh[list(R.EYE_UPPER[index])]
+    height = max(float(np.ptp(contour[:, 1])), 1.0)
+    lid = top - np.array([0.0, 1.2 * height])
+    ys = np.clip(np.round(lid[:, 1]).astype(int), 0, gray.shape[0] - 1)
+    xs = np.clip(np.round(lid[:, 0]).astype(int), 0, gray.shape[1] - 1)
+    shut_level = float(gray[ys, xs].mean())
+    return mask, open_level, shut_level
+
+
+def _eye_closure(gray: np.ndarray, inv_head: np.ndarray, probe: tuple[np.ndarray, float, float]) -> float:
+    mask, open_level, shut_level = probe
+    if abs(shut_level - open_level) < 6.0 or not mask.any():
+        return 0.0
+    head = cv2.invertAffineTransform(inv_head)
+    moved = cv2.warpAffine(mask, head, mask.shape[::-1], flags=cv2.INTER_NEAREST)
+    sel = moved > 0
+    if not sel.any():
+        return 0.0
+    level = float(gray[sel].mean())
+    closure = (level - open_level) / (shut_level - open_level)
+    return float(np.clip((closure - 0.1) / 0.35, 0.0, 1.0))   # a shut lid with its lash line is not all skin
 
 
 @dataclass
 class _Target:
-    """Everything that depends only on the portrait and the output framing: computed once per chunk."""
+    """The portrait (or its 256² clip) prepared for re-enactment: its rig and the face region head motion moves."""
 
-    image: np.ndarray          # uint8 (H, W, 3): the clip or the full portrait
-    roi: tuple[int, int, int, int]   # x0, y0, x1, y1 where the face may move
-    map_x: np.ndarray          # (roi h, roi w) aligned-frame x of each ROI pixel
-    map_y: np.ndarray
-    lin: np.ndarray            # 2×2: aligned-frame vector → target vector (scales by relative face size)
-    grid_x: np.ndarray         # ROI pixel coordinates in the target
+    image: np.ndarray
+    rig: FaceRig
+    box: tuple[int, int, int, int]    # y0, y1, x0, x1 of the face region head motion moves
+    mask: np.ndarray                  # (h, w, 1) float32 feathered weight of the face region
+    grid_x: np.ndarray
     grid_y: np.ndarray
-    regions: list[tuple[np.ndarray, tuple[int, int, int, int]]]  # carry-over masks (aligned) + their ROI boxes
-    portrait_aligned: np.ndarray      # float32 aligned portrait, for colour matching
-    aligned_to_target: np.ndarray     # 2×3
 
 
-def _build_target(image: np.ndarray, aligned_to_target: np.ndarray, portrait_aligned: np.ndarray) -> _Target:
+def _face_region(image: np.ndarray, mesh: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
+    """The face (oval grown a little) with a feathered edge: what head motion may move."""
     h, w = image.shape[:2]
-    ah, aw = canonical.ALIGNED_SHAPE
-    ys, xs = np.nonzero(FACE_MASK > 0)
-    corners = np.array([[xs.min(), ys.min()], [xs.max() + 1, ys.min()], [xs.min(), ys.max() + 1],
-                        [xs.max() + 1, ys.max() + 1]], dtype=np.float64)
-    mapped = corners @ aligned_to_target[:, :2].T + aligned_to_target[:, 2]
-    x0, y0 = np.floor(mapped.min(0)).astype(int) - 2
-    x1, y1 = np.ceil(mapped.max(0)).astype(int) + 2
+    oval = mesh[list(R.FACE_OVAL)]
+    centre = oval.mean(0)
+    size = float(np.ptp(oval[:, 1]))
+    grown = centre + (oval - centre) * 1.12
+    margin = int(0.12 * size) + 2
+    x0, y0 = np.floor(grown.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(grown.max(0)).astype(int) + margin
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    if x1 <= x0 or y1 <= y0:
-        x0, y0, x1, y1 = 0, 0, 1, 1
-    gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-    inv = cv2.invertAffineTransform(aligned_to_target)
-    map_x = (inv[0, 0] * gx + inv[0, 1] * gy + inv[0, 2]).astype(np.float32)
-    map_y = (inv[1, 0] * gx + inv[1, 1] * gy + inv[1, 2]).astype(np.float32)
-    return _Target(image, (int(x0), int(y0), int(x1), int(y1)), map_x, map_y, aligned_to_target[:, :2].astype(np.float32),
-                   gx, gy, [], portrait_aligned.astype(np.float32), aligned_to_target)
-
-
-def _region_box(t: _Target, mask: np.ndarray) -> tuple[int, int, int, int]:
-    """Bounding box (ROI coordinates) of an aligned-frame mask's support mapped into the target."""
-    my, mx = np.nonzero(mask > 0)
-    corners = np.array([[mx.min(), my.min()], [mx.max() + 1, my.min()], [mx.min(), my.max() + 1],
-                        [mx.max() + 1, my.max() + 1]], dtype=np.float64)
-    mc = corners @ t.aligned_to_target[:, :2].T + t.aligned_to_target[:, 2]
-    x0, y0, x1, y1 = t.roi
-    bx0, by0 = np.floor(mc.min(0)).astype(int) - 1
-    bx1, by1 = np.ceil(mc.max(0)).astype(int) + 1
-    return max(0, bx0 - x0), max(0, by0 - y0), max(0, min(x1, bx1) - x0), max(0, min(y1, by1) - y0)
-
-
-def _set_carry_regions(t: _Target, mouth: tuple[float, float]) -> np.ndarray:
-    """Mouth (at the driving face's mouth) and both eyes (blinks): where appearance changes are carried over.
-
-    Returns the skin ring around the mouth, for colour matching.
-    """
-    mouth_mask, ring = mouth_masks(mouth)
-    t.regions = [(mouth_mask, _region_box(t, mouth_mask))]
-    for eye in (canonical.LEFT_EYE, canonical.RIGHT_EYE):
-        mask = _ellipse_mask((eye[0], eye[1] + 1.0), (12.0, 8.0), 0.45)
-        t.regions.append((mask, _region_box(t, mask)))
-    return ring
+    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
+    cv2.fillPoly(mask, [np.round(grown - (x0, y0)).astype(np.int32)], 1.0)
+    feather = max(1.0, 0.05 * size)
+    mask = cv2.GaussianBlur(mask, (0, 0), feather)
+    return (int(y0), int(y1), int(x0), int(x1)), mask[..., None]
 
 
 class BuiltinMotionTransfer:
     """`MotionTransfer` without weights: works on any base video (built-in or SDA's), far above real time on CPU."""
 
-    def __init__(self, flow_preset: str = "fast", carry_over: bool = True) -> None:
-        if flow_preset not in FLOW_PRESETS:
-            raise ValueError(f"flow_preset must be one of {sorted(FLOW_PRESETS)}")
-        self.flow_preset = flow_preset
-        self.carry_over = carry_over
+    def __init__(self, head_motion: bool = True) -> None:
+        self.head_motion = head_motion
 
     @staticmethod
     def geometry(portrait: np.ndarray) -> FaceGeometry:
         """Face geometry of the portrait, remembered (process-wide, a few portraits) for its next chunks."""
-        key = hashlib.sha1(np.ascontiguousarray(portrait).data).hexdigest() + str(portrait.shape)
-        with _GEOMETRY_LOCK:
-            if key in _GEOMETRY_CACHE:
-                _GEOMETRY_CACHE.move_to_end(key)
-                return _GEOMETRY_CACHE[key]
-        geometry = analyze_portrait(portrait)
-        with _GEOMETRY_LOCK:
-            _GEOMETRY_CACHE[key] = geometry
-            while len(_GEOMETRY_CACHE) > 8:
-                _GEOMETRY_CACHE.popitem(last=False)
-        return geometry
+        return _cached("geometry:" + _digest(portrait), lambda: analyze_portrait(portrait))  # type: ignore[return-value]
 
-    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], full_frame: bool = False,
+    def _target(self, rgb: np.ndarray, full_frame: bool, geometry: FaceGeometry | None,
+                first: np.ndarray) -> _Target:
+        if full_frame:
+            image = rgb
+            to_target = np.eye(3)
+        else:
+            geometry = geometry if geometry is not None else self.geometry(rgb)
+            to_target = np.vstack([clip_matrix(geometry, CLIP_SIZE), [0, 0, 1]])
+            image = warp_similarity(rgb, to_target[:2], (CLIP_SIZE, CLIP_SIZE))
+        key = "target:" + _digest(image)
+
+        def make() -> tuple[FaceRig, np.ndarray]:
+            mesh = _mesh_points(image)
+            if mesh is None:
+                if geometry is None:
+                    raise InputError("No face found in the portrait; choose another photo or place the face by hand.")
+                # a face placed by hand: the first driving frame's mesh, carried through the alignment
+                from modules.face.align import aligned_matrix
+
+                mesh_d = _mesh_points(first)
+                if mesh_d is None:
+                    raise InputError("No face found in the portrait or in the driving video.")
+                back = to_target @ np.vstack([cv2.invertAffineTransform(aligned_matrix(geometry)), [0, 0, 1]])
+                mesh = mesh_d @ back[:2, :2].T + back[:2, 2]
+            return FaceRig(image, mesh), mesh
+
+        rig, mesh = _cached(key, make)  # type: ignore[misc]
+        box, mask = _face_region(image, mesh)
+        y0, y1, x0, x1 = box
+        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
+        return _Target(image, rig, box, mask, gx, gy)
+
+    def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *, full_frame: bool = False,
                  geometry: FaceGeometry | None = None) -> Iterator[np.ndarray]:
         """Yield uint8 batches: (B, 256, 256, 3) clips, or with `full_frame` (B', H, W, 3) full portraits.
 
         The frame count always equals the driving frame count; full-frame batches may be split smaller to bound
-        memory. Raises InputError (from face analysis) when the portrait has no findable face.
+        memory. Raises InputError when the portrait has no findable face.
         """
         rgb = to_rgb_uint8(portrait)
-        geometry = geometry if geometry is not None else self.geometry(rgb)
-        to_aligned = aligned_matrix(geometry)
-        portrait_aligned = warp_similarity(rgb, to_aligned, (canonical.ALIGNED_WIDTH, canonical.ALIGNED_HEIGHT))
-        from_aligned = np.vstack([cv2.invertAffineTransform(to_aligned), [0, 0, 1]])
-        if full_frame:
-            target = _build_target(rgb, from_aligned[:2], portrait_aligned)
-        else:
-            to_clip = clip_matrix(geometry, CLIP_SIZE)
-            clip = warp_similarity(rgb, to_clip, (CLIP_SIZE, CLIP_SIZE))
-            target = _build_target(clip, (np.vstack([to_clip, [0, 0, 1]]) @ from_aligned)[:2], portrait_aligned)
-        dis = cv2.DISOpticalFlow_create(FLOW_PRESETS[self.flow_preset])
-        first_gray: np.ndarray | None = None
-        first_rgb: np.ndarray | None = None
-        gain = np.ones(3, np.float32)
-        ah, aw = canonical.ALIGNED_SHAPE
-        base_y, base_x = np.mgrid[0:ah, 0:aw].astype(np.float32)
-        frame_bytes = target.image.nbytes
-        mouth_shift: tuple[np.ndarray, np.ndarray] | None = None
+        reference: _Driving | None = None
+        target: _Target | None = None
+        scale = 1.0
+        frame_bytes = 1
         for batch in driving:
             batch = _as_batch(batch)
             out: list[np.ndarray] = []
             for frame in batch:
                 frame = _as_aligned(frame)
-                if first_gray is None:
-                    mouth_shift = _mouth_shift(locate_mouth(frame), locate_mouth(portrait_aligned))
-                if mouth_shift is not None:
-                    frame = cv2.remap(frame, mouth_shift[0], mouth_shift[1], cv2.INTER_LINEAR,
-                                      borderMode=cv2.BORDER_REPLICATE)
-                gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-                if first_gray is None:
-                    first_gray, first_rgb = gray, frame.astype(np.float32)
-                    ring = _set_carry_regions(target, locate_mouth(frame))
-                    gain = _colour_gain(target.portrait_aligned, first_rgb, ring)
-                out.append(self._render(target, dis, gray, frame, first_gray, first_rgb, gain, base_x, base_y))
-                if full_frame and len(out) * frame_bytes >= FULL_FRAME_BATCH_BYTES:
+                if reference is None:
+                    reference = _Driving.from_frame(frame)
+                    target = self._target(rgb, full_frame, geometry, frame)
+                    scale = target.rig.mouth_width / max(reference.width, 1e-6)
+                    frame_bytes = target.image.nbytes
+                assert target is not None
+                out.append(self._render(target, reference, frame, scale))
+                if len(out) * frame_bytes >= FULL_FRAME_BATCH_BYTES:
                     yield np.stack(out)
                     out = []
             if out:
                 yield np.stack(out)
 
-    def _render(self, t: _Target, dis: cv2.DISOpticalFlow, gray: np.ndarray, frame: np.ndarray,
-                first_gray: np.ndarray, first_rgb: np.ndarray, gain: np.ndarray,
-                base_x: np.ndarray, base_y: np.ndarray) -> np.ndarray:
-        # flow: where each pixel of this frame was in the first frame (backward map, so remap can use it)
-        flow = dis.calc(gray, first_gray, None)
-        flow = cv2.GaussianBlur(flow, (0, 0), FLOW_SMOOTH_SIGMA) * FACE_MASK[:, :, None]
-        x0, y0, x1, y1 = t.roi
-        f = cv2.remap(flow, t.map_x, t.map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)
-        dx = t.lin[0, 0] * f[:, :, 0] + t.lin[0, 1] * f[:, :, 1]
-        dy = t.lin[1, 0] * f[:, :, 0] + t.lin[1, 1] * f[:, :, 1]
-        result = t.image.copy()
-        warped = cv2.remap(t.image, t.grid_x + dx, t.grid_y + dy, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        if self.carry_over:
-            self._carry_over(t, warped, flow, frame, first_rgb, gain, base_x, base_y)
-        result[y0:y1, x0:x1] = warped
-        return result
+    def _render(self, t: _Target, ref: _Driving, frame: np.ndarray, scale: float) -> np.ndarray:
+        head, coefs, closure = ref.measure(frame)
+        out = t.image.copy()
+        t.rig.render_mouth(out, coefs)
+        t.rig.render_eyes(out, closure)
+        if self.head_motion:
+            self._move_head(t, out, head, ref, scale)
+        return out
 
-    def _carry_over(self, t: _Target, warped: np.ndarray, flow: np.ndarray, frame: np.ndarray,
-                     first_rgb: np.ndarray, gain: np.ndarray, base_x: np.ndarray, base_y: np.ndarray) -> None:
-        """Carry over what flow cannot explain: the opened mouth (cavity, teeth) and closing eyelids."""
-        predicted = cv2.remap(first_rgb, base_x + flow[:, :, 0], base_y + flow[:, :, 1], cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REPLICATE)
-        residual = np.abs(frame.astype(np.float32) - predicted).max(axis=2)
-        change = np.clip((residual - 8.0) / 16.0, 0.0, 1.0)
-        if float(change.max()) < 0.02:
+    def _move_head(self, t: _Target, out: np.ndarray, head: np.ndarray, ref: _Driving, scale: float) -> None:
+        """The driving head's similarity, re-expressed about the portrait's face, applied to the face region."""
+        lin = head[:, :2]
+        shift = lin @ ref.pivot + head[:, 2] - ref.pivot          # how far the point between the eyes moved
+        angle = float(np.arctan2(lin[1, 0], lin[0, 0]))
+        zoom = float(np.hypot(lin[0, 0], lin[1, 0]))
+        # rotate the driving shift from the driving face's axes into the portrait face's axes and scale it
+        d_local = np.array([shift @ ref.u, shift @ ref.v]) * scale
+        d = d_local[0] * t.rig.u + d_local[1] * t.rig.v
+        if abs(angle) < 1e-4 and abs(zoom - 1) < 1e-4 and float(np.hypot(*d)) < 0.05:
             return
-        change = cv2.dilate(change, CLOSE_KERNEL)     # fill the holes where a lid or lip barely differs from skin
-        # Mouth: only what got DARKER than the flow predicts (the opened cavity) — lips and skin that flow cannot
-        # follow stay the portrait's own, so another identity's smoothed lips are never pasted over them.
-        ratio = frame.astype(np.float32).mean(axis=2) / np.maximum(predicted.mean(axis=2), 1.0)
-        darker = np.clip((0.7 - ratio) / 0.25, 0.0, 1.0)     # cavity ≈ 0.2 of the skin; lips ≈ 0.8 stay out
-        mouth_change = cv2.dilate(darker, EDGE_KERNEL)
-        src: np.ndarray | None = None
-        for number, (mask, (bx0, by0, bx1, by1)) in enumerate(t.regions):
-            alpha = (mouth_change if number == 0 else change) * mask
-            if float(alpha.max()) < 0.02 or bx1 <= bx0 or by1 <= by0:
-                continue
-            if src is None:
-                src = np.clip(frame.astype(np.float32) * gain, 0, 255)
-            alpha = cv2.GaussianBlur(alpha, (0, 0), 1.2)
-            mxs, mys = t.map_x[by0:by1, bx0:bx1], t.map_y[by0:by1, bx0:bx1]
-            a = cv2.remap(alpha, mxs, mys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0)[:, :, None]
-            d = cv2.remap(src, mxs, mys, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-            region = warped[by0:by1, bx0:bx1].astype(np.float32)
-            warped[by0:by1, bx0:bx1] = (region * (1.0 - a) + d * a + 0.5).astype(np.uint8)
-
-
-def _mouth_shift(driving_mouth: tuple[float, float], portrait_mouth: tuple[float, float]
-                 ) -> tuple[np.ndarray, np.ndarray] | None:
-    """Remap that moves the driving face's mouth onto the portrait's mouth (different identities, e.g. SDA's
-    template or another person): the lower face slides vertically, the eyes stay where they are."""
-    offset = float(np.clip(portrait_mouth[1] - driving_mouth[1], -12.0, 12.0))
-    if abs(offset) < 1.0:
-        return None
-    h, w = canonical.ALIGNED_SHAPE
-    yy, xx = np.mgrid[0:h, 0:w].astype(np.float32)
-    eyes_y = canonical.EYES_MID[1] + 8.0
-    ramp = np.clip((yy - eyes_y) / (min(portrait_mouth[1], driving_mouth[1]) - 4.0 - eyes_y), 0.0, 1.0)
-    return xx, (yy - offset * ramp).astype(np.float32)
+        pivot = t.rig.mesh[168]                                    # between the portrait's eyes
+        c, s = np.cos(angle) * zoom, np.sin(angle) * zoom
+        fwd = np.array([[c, -s, 0.0], [s, c, 0.0]])
+        fwd[:, 2] = pivot + d - fwd[:, :2] @ pivot
+        inv = cv2.invertAffineTransform(fwd)
+        y0, y1, x0, x1 = t.box
+        mx = (inv[0, 0] * t.grid_x + inv[0, 1] * t.grid_y + inv[0, 2]).astype(np.float32)
+        my = (inv[1, 0] * t.grid_x + inv[1, 1] * t.grid_y + inv[1, 2]).astype(np.float32)
+        region = out[y0:y1, x0:x1]
+        moved = cv2.remap(out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        blended = region + (moved.astype(np.float32) - region) * t.mask
+        out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
 
 
 def _as_batch(batch: np.ndarray) -> np.ndarray:
@@ -266,10 +321,3 @@ def _as_aligned(frame: np.ndarray) -> np.ndarray:
     if frame.shape[:2] != canonical.ALIGNED_SHAPE:
         frame = cv2.resize(frame, (canonical.ALIGNED_WIDTH, canonical.ALIGNED_HEIGHT), interpolation=cv2.INTER_AREA)
     return frame
-
-
-def _colour_gain(portrait_aligned: np.ndarray, driving_first: np.ndarray, ring: np.ndarray) -> np.ndarray:
-    """Per-channel gain taking the driving face's skin around the mouth to the portrait's."""
-    p = portrait_aligned[ring].mean(axis=0)
-    d = driving_first[ring].mean(axis=0)
-    return np.clip(p / np.maximum(d, 1.0), 0.5, 2.0).astype(np.float32)
