@@ -83,10 +83,11 @@ def paint_inner_mouth(region: np.ndarray, a: np.ndarray, b: np.ndarray, upper: n
     gap_max = float((np.interp(ua, la, lb) - ub).max())
     if gap_max < 0.3 or right <= left:
         return
-    # only the box around the opening is worked on
+    # only the rows and columns around the opening are worked on
     b_lo, b_hi = float(ub.min()) - 1.0, float(lb.max()) + 1.0
-    rows = np.flatnonzero(((b >= b_lo) & (b <= b_hi) & (a >= left - 1) & (a <= right + 1)).any(axis=1))
-    cols = np.flatnonzero(((b >= b_lo) & (b <= b_hi) & (a >= left - 1) & (a <= right + 1)).any(axis=0))
+    inside = (b >= b_lo) & (b <= b_hi) & (a >= left - 1) & (a <= right + 1)
+    rows = np.flatnonzero(inside.any(axis=1))
+    cols = np.flatnonzero(inside.any(axis=0))
     if rows.size == 0 or cols.size == 0:
         return
     sy, sx = slice(rows[0], rows[-1] + 1), slice(cols[0], cols[-1] + 1)

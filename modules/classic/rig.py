@@ -216,6 +216,7 @@ class FaceRig:
         self._b = fa[..., 1].astype(np.float32)
         self._rest_line_a = face[list(R.UPPER_INNER), 0]
         self._rest_line_b = 0.5 * (face[list(R.UPPER_INNER), 1] + face[list(R.LOWER_INNER), 1])
+        self._prepare_side_weights()
 
     @staticmethod
     def _border_points(box: tuple[int, int, int, int], W: float) -> np.ndarray:
@@ -288,6 +289,37 @@ class FaceRig:
             back = cv2.resize(back, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
         return back
 
+    def _side_weight(self, a: np.ndarray, b: np.ndarray, line_a: np.ndarray, mid_b: np.ndarray) -> np.ndarray:
+        """0 above the lip line (upper field), 1 below (lower field); beyond the corners over a wider band."""
+        mid = np.interp(a, line_a, mid_b).astype(np.float32)
+        half = 0.5 * float(line_a[-1] - line_a[0])
+        centre_a = 0.5 * float(line_a[-1] + line_a[0])
+        outside = np.clip((np.abs(a - centre_a) - half) / (0.35 * self.mouth_width), 0.0, 1.0)
+        band = 0.6 + outside * (0.25 * self.mouth_width)
+        return _smoothstep((b - mid) / band + 0.5).astype(np.float32)
+
+    def _prepare_side_weights(self) -> None:
+        """The side weight at rest over the ROI, and the box around the lips where it changes with the pose."""
+        up, lo = self.moved_inner_lips(np.array([1.0, 0, 0, 0, 0, 0], np.float32))
+        line_a, mid_b = self._mid_line(up, lo)
+        self._w_rest = self._side_weight(self._a, self._b, line_a, mid_b)
+        W = self.mouth_width
+        lips = self.mesh[list(R.UPPER_OUTER + R.LOWER_OUTER)]
+        y0, y1, x0, x1 = self.roi
+        bx0 = int(max(x0, np.floor(lips[:, 0].min() - 0.5 * W))) - x0
+        bx1 = int(min(x1, np.ceil(lips[:, 0].max() + 0.5 * W))) - x0
+        by0 = int(max(y0, np.floor(lips[:, 1].min() - 0.2 * W))) - y0
+        by1 = int(min(y1, np.ceil(lips[:, 1].max() + 0.5 * W))) - y0
+        self._lip_box = (slice(by0, by1), slice(bx0, bx1))
+
+    @staticmethod
+    def _mid_line(up: np.ndarray, lo: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        order = np.argsort(up[:, 0])
+        line_a = up[order, 0]
+        lo_order = np.argsort(lo[:, 0])
+        mid_b = 0.5 * (up[order, 1] + np.interp(line_a, lo[lo_order, 0], lo[lo_order, 1]))
+        return line_a, mid_b
+
     def render_mouth(self, frame: np.ndarray, coefs: np.ndarray, source: np.ndarray | None = None) -> None:
         """Deform the lower face of `frame` in place (sampling from `source`, default the rig's image)."""
         src_img = self.image if source is None else source
@@ -295,22 +327,15 @@ class FaceRig:
         up, lo = self.moved_inner_lips(coefs)
         back_up = self._backward(0, coefs)
         back_lo = self._backward(1, coefs)
-        # which side of the moved lip line each pixel is on; outside the corners the sides blend over a wider band
-        order = np.argsort(up[:, 0])
-        line_a = up[order, 0]
-        mid_b = 0.5 * (up[order, 1] + np.interp(line_a, np.sort(lo[:, 0]), lo[np.argsort(lo[:, 0]), 1]))
-        mid = np.interp(self._a, line_a, mid_b)
-        half = 0.5 * (line_a[-1] - line_a[0])
-        centre_a = 0.5 * (line_a[-1] + line_a[0])
-        outside = np.clip((np.abs(self._a - centre_a) - half) / (0.35 * self.mouth_width), 0.0, 1.0)
-        band = 0.6 + outside * 0.25 * self.mouth_width
-        w_low = _smoothstep((self._b - mid) / band + 0.5)[..., None].astype(np.float32)
-        back = back_up * (1.0 - w_low) + back_lo * w_low
-        map_x = (self._grid_x - back[..., 0]).astype(np.float32)
-        map_y = (self._grid_y - back[..., 1]).astype(np.float32)
+        w_low = self._w_rest.copy()
+        sy, sx = self._lip_box
+        line_a, mid_b = self._mid_line(up, lo)
+        w_low[sy, sx] = self._side_weight(self._a[sy, sx], self._b[sy, sx], line_a, mid_b)
+        map_x = self._grid_x - cv2.blendLinear(back_up[..., 0], back_lo[..., 0], 1.0 - w_low, w_low)
+        map_y = self._grid_y - cv2.blendLinear(back_up[..., 1], back_lo[..., 1], 1.0 - w_low, w_low)
         region = cv2.remap(src_img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        paint_inner_mouth(region, self._a, self._b, up, lo, self._rest_line_a, self._rest_line_b,
-                          float(coefs[4]), self.mouth_width, self.palette)
+        paint_inner_mouth(region[sy, sx], self._a[sy, sx], self._b[sy, sx], up, lo, self._rest_line_a,
+                          self._rest_line_b, float(coefs[4]), self.mouth_width, self.palette)
         frame[y0:y1, x0:x1] = region
 
     def render_eyes(self, frame: np.ndarray, closure: float, source: np.ndarray | None = None) -> None:

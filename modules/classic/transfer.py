@@ -38,8 +38,8 @@ UPPER_LIP_TRACK = (0, 37, 267)
 LOWER_LIP_TRACK = (17, 84, 314)
 CORNER_TRACK = (61, 291)
 UPPER_PER_JAW = 0.17                # upper-lip raise per unit of jaw drop in natural speech
-LK_PARAMS = {"winSize": (13, 13), "maxLevel": 2,
-             "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+LK_PARAMS = {"winSize": (13, 13), "maxLevel": 1,
+             "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)}
 _CACHE: OrderedDict[str, object] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
@@ -81,7 +81,7 @@ class _Driving:
     width: float                    # driving mouth width (px)
     rest_gap: float                 # inner-lip gap of the first frame, mouth widths (≥ 0)
     pivot: np.ndarray               # (2,) between the eyes: head motion is expressed about it
-    eyes: list[tuple[np.ndarray, float, float]]   # per eye: opening mask, open brightness, shut brightness
+    eyes: list[tuple[np.ndarray, float, float]]   # per eye: opening pixels (N, 2), open brightness, shut brightness
 
     @classmethod
     def from_frame(cls, frame: np.ndarray) -> _Driving:
@@ -144,26 +144,27 @@ def _eye_probe(gray: np.ndarray, mesh: np.ndarray, index: int) -> tuple[np.ndarr
     contour = np.vstack([mesh[list(R.EYE_UPPER[index])], mesh[list(R.EYE_LOWER[index])][::-1]])
     mask = np.zeros(gray.shape, np.uint8)
     cv2.fillPoly(mask, [np.round(contour * 4).astype(np.int32)], 1, lineType=cv2.LINE_8, shift=2)
-    open_level = float(gray[mask > 0].mean()) if mask.any() else 0.0
+    ys, xs = np.nonzero(mask)
+    pixels = np.stack([xs, ys], 1).astype(np.float64)
+    open_level = float(gray[ys, xs].mean()) if len(ys) else 0.0
     top = mesh[list(R.EYE_UPPER[index])]
     height = max(float(np.ptp(contour[:, 1])), 1.0)
     lid = top - np.array([0.0, 1.2 * height])
-    ys = np.clip(np.round(lid[:, 1]).astype(int), 0, gray.shape[0] - 1)
-    xs = np.clip(np.round(lid[:, 0]).astype(int), 0, gray.shape[1] - 1)
-    shut_level = float(gray[ys, xs].mean())
-    return mask, open_level, shut_level
+    ly = np.clip(np.round(lid[:, 1]).astype(int), 0, gray.shape[0] - 1)
+    lx = np.clip(np.round(lid[:, 0]).astype(int), 0, gray.shape[1] - 1)
+    shut_level = float(gray[ly, lx].mean())
+    return pixels, open_level, shut_level
 
 
 def _eye_closure(gray: np.ndarray, inv_head: np.ndarray, probe: tuple[np.ndarray, float, float]) -> float:
-    mask, open_level, shut_level = probe
-    if abs(shut_level - open_level) < 6.0 or not mask.any():
+    pixels, open_level, shut_level = probe
+    if abs(shut_level - open_level) < 6.0 or not len(pixels):
         return 0.0
     head = cv2.invertAffineTransform(inv_head)
-    moved = cv2.warpAffine(mask, head, mask.shape[::-1], flags=cv2.INTER_NEAREST)
-    sel = moved > 0
-    if not sel.any():
-        return 0.0
-    level = float(gray[sel].mean())
+    moved = np.round(pixels @ head[:, :2].T + head[:, 2]).astype(int)      # the eye where the head moved it
+    xs = np.clip(moved[:, 0], 0, gray.shape[1] - 1)
+    ys = np.clip(moved[:, 1], 0, gray.shape[0] - 1)
+    level = float(gray[ys, xs].mean())
     closure = (level - open_level) / (shut_level - open_level)
     return float(np.clip((closure - 0.1) / 0.35, 0.0, 1.0))   # a shut lid with its lash line is not all skin
 
@@ -175,9 +176,8 @@ class _Target:
     image: np.ndarray
     rig: FaceRig
     box: tuple[int, int, int, int]    # y0, y1, x0, x1 of the face region head motion moves
-    mask: np.ndarray                  # (h, w, 1) float32 feathered weight of the face region
-    grid_x: np.ndarray
-    grid_y: np.ndarray
+    mask: np.ndarray                  # (h, w) float32 feathered weight of the face region
+    unmask: np.ndarray                # 1 − mask
 
 
 def _face_region(image: np.ndarray, mesh: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
@@ -195,7 +195,7 @@ def _face_region(image: np.ndarray, mesh: np.ndarray) -> tuple[tuple[int, int, i
     cv2.fillPoly(mask, [np.round(grown - (x0, y0)).astype(np.int32)], 1.0)
     feather = max(1.0, 0.05 * size)
     mask = cv2.GaussianBlur(mask, (0, 0), feather)
-    return (int(y0), int(y1), int(x0), int(x1)), mask[..., None]
+    return (int(y0), int(y1), int(x0), int(x1)), mask
 
 
 class BuiltinMotionTransfer:
@@ -237,9 +237,7 @@ class BuiltinMotionTransfer:
 
         rig, mesh = _cached(key, make)  # type: ignore[misc]
         box, mask = _face_region(image, mesh)
-        y0, y1, x0, x1 = box
-        gy, gx = np.mgrid[y0:y1, x0:x1].astype(np.float32)
-        return _Target(image, rig, box, mask, gx, gy)
+        return _Target(image, rig, box, mask, np.ascontiguousarray(1.0 - mask))
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *, full_frame: bool = False,
                  geometry: FaceGeometry | None = None) -> Iterator[np.ndarray]:
@@ -295,14 +293,10 @@ class BuiltinMotionTransfer:
         c, s = np.cos(angle) * zoom, np.sin(angle) * zoom
         fwd = np.array([[c, -s, 0.0], [s, c, 0.0]])
         fwd[:, 2] = pivot + d - fwd[:, :2] @ pivot
-        inv = cv2.invertAffineTransform(fwd)
         y0, y1, x0, x1 = t.box
-        mx = (inv[0, 0] * t.grid_x + inv[0, 1] * t.grid_y + inv[0, 2]).astype(np.float32)
-        my = (inv[1, 0] * t.grid_x + inv[1, 1] * t.grid_y + inv[1, 2]).astype(np.float32)
-        region = out[y0:y1, x0:x1]
-        moved = cv2.remap(out, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        blended = region + (moved.astype(np.float32) - region) * t.mask
-        out[y0:y1, x0:x1] = np.clip(blended + 0.5, 0, 255).astype(np.uint8)
+        fwd[:, 2] -= (x0, y0)                                       # output pixels of the face box only
+        moved = cv2.warpAffine(out, fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+        out[y0:y1, x0:x1] = cv2.blendLinear(moved, np.ascontiguousarray(out[y0:y1, x0:x1]), t.mask, t.unmask)
 
 
 def _as_batch(batch: np.ndarray) -> np.ndarray:
