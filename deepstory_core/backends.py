@@ -96,7 +96,8 @@ def load_fom(checkpoint_path: str | os.PathLike[str], config_path: str | os.Path
 
 
 class FaceCropped:
-    """FOM animates a 256×256 face crop (vox-256 framing), not a whole portrait: crop it first."""
+    """FOM animates a 256×256 face crop (vox-256 framing), not a whole portrait: crop it first; for a full-frame
+    export its crops are pasted back into the portrait, feathered."""
 
     def __init__(self, animator: Any) -> None:
         self.animator = animator
@@ -106,7 +107,10 @@ class FaceCropped:
         from modules.face.align import crop_square_256
 
         if full_frame:
-            require_full_frame("fom")
+            from modules.classic.paste import paste_back
+
+            crop = crop_square_256(portrait, geometry)
+            return paste_back(portrait, self.animator.transfer(crop.image, driving), crop.matrix)
         if portrait.shape[:2] != (256, 256) or geometry is not None:
             portrait = crop_square_256(portrait, geometry).image
         return iter(self.animator.transfer(portrait, driving))
@@ -144,7 +148,8 @@ BASE_BACKENDS: dict[str, BackendSpec] = {
 }
 ANIMATE_BACKENDS: dict[str, BackendSpec] = {
     "builtin": BackendSpec("animate", "builtin", _builtin_animate, _BUILTIN_CODE, supports_full_frame=True),
-    "fom": BackendSpec("animate", "fom", _fom_animate, _registry_fingerprint("animate:fom"), needs_weights=True),
+    "fom": BackendSpec("animate", "fom", _fom_animate, _registry_fingerprint("animate:fom"), needs_weights=True,
+                       supports_full_frame=True),
 }
 TABLES = {"base": BASE_BACKENDS, "animate": ANIMATE_BACKENDS}
 

@@ -84,8 +84,7 @@ def chunk_jobs(project, plan: StoryPlan, backends: Backends) -> list[ChunkJob]:
     """One job per chunk of `plan`, in order: the speaker's face and the base and clip keys."""
     settings = project.settings
     faces = speaker_faces(project, list(dict.fromkeys(chunk.speaker for chunk in plan.chunks)), backends.base.name)
-    size = animate_stage.export_size(((f.portrait.shape[1], f.portrait.shape[0]) for f in faces.values()),
-                                     backends.full_frame)
+    size = animate_stage.export_size(backends.full_frame, settings.canvas)
     styles = {speaker: speaker_style(project, speaker, backends.base) for speaker in faces}
     jobs = []
     for chunk in plan.chunks:

@@ -31,7 +31,8 @@ class Settings:
     base_backend: str = "builtin"    # "builtin" | "sda"
     animate_backend: str = "builtin"  # "builtin" | "fom"
     sda_identity: str = "portrait"   # "portrait" (speaker's aligned portrait) | "template" (SDA's template face)
-    full_frame: bool = False         # export: paste the animated face back into the full-resolution portrait
+    full_frame: bool = True          # export: the animated face in the whole portrait (False: the 256×256 face crop)
+    canvas: str = "720p"             # export frame for full-frame: "512" (512²), "720p" or "1080p"
     soft_subtitles: bool = False     # export: also embed the subtitles as a track
     burn_subtitles: bool = False     # export: draw the subtitles into the picture
     subtitle_size: str = "medium"    # burned-in subtitles: small | medium | large

@@ -21,7 +21,7 @@ from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE
 from ..backends import ANIMATE_BACKENDS, make_animator, require_full_frame
 from ..inputs import refuse_outputs_that_are_inputs
 from ..progress import ProgressEvent, StderrProgressBar, no_progress
-from ..stages.animate import even_size, fit_frames
+from ..stages.animate import even_size, fit_portrait
 from ..video import ClipWriter, mux, open_frames_npy, read_frames_any, stream_kinds
 from .base import read_image
 from .common import check_writable
@@ -78,10 +78,14 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix=".deepstory-animate-", dir=out.parent) as folder:
         target = Path(folder) / "video.mp4" if has_audio else out
         driving = _base_batches(base)
-        batches = motion.transfer(portrait, driving, full_frame=True) if args.full_frame else motion.transfer(portrait, driving)
+        fit = None
+        if args.full_frame:   # the portrait at its own size (made even for the encoder)
+            portrait, fit = fit_portrait(portrait, size)
+        batches = motion.transfer(portrait, driving, full_frame=args.full_frame)
         with ClipWriter(target, size) as writer:
             for batch in batches:
-                writer.write(fit_frames(np.asarray(batch, dtype=np.uint8), size))
+                batch = np.asarray(batch, dtype=np.uint8)
+                writer.write(fit.compose(batch) if fit is not None else batch)
                 progress(ProgressEvent("animate", writer.frames_written, total))
         if has_audio:
             mux_audio_from(base, target, out, Path(folder))

@@ -1,5 +1,6 @@
 """`python -m deepstory_core render STORY.txt -o OUT.mp4 [--project DIR] [--cast cast.yaml] [--base builtin|sda]
-[--animate builtin|fom] [--retry-chunk N] [--full-frame] [--soft-subtitles] [--ray local[:N]|auto|ray://HOST:10001]`
+[--animate builtin|fom] [--retry-chunk N] [--full-frame | --face-crop] [--canvas 512|720p|1080p] [--soft-subtitles]
+[--ray local[:N]|auto|ray://HOST:10001]`
 
 Story → talking-portrait video (+ .srt beside it). Work is kept in a project folder (one per story file by
 default), so running again renders only what changed, and a killed render resumes where it stopped.
@@ -53,7 +54,11 @@ def add_render_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--project", type=Path, help="project folder to keep the work in")
     parser.add_argument("--base", choices=sorted(BASE_BACKENDS), help="base animation backend (default builtin)")
     parser.add_argument("--animate", choices=sorted(ANIMATE_BACKENDS), help="animate (motion transfer) backend (default builtin)")
-    parser.add_argument("--full-frame", action="store_true", help="paste the animated face back into the full portrait")
+    frame = parser.add_mutually_exclusive_group()
+    frame.add_argument("--full-frame", action="store_true",
+                       help="the animated face in the whole portrait, fitted into the canvas (the default)")
+    frame.add_argument("--face-crop", action="store_true", help="256×256 face crops instead of the whole portrait")
+    parser.add_argument("--canvas", choices=("512", "720p", "1080p"), help="full-frame output size (default 720p)")
     parser.add_argument("--soft-subtitles", action="store_true", help="also embed the subtitles as a track")
     parser.add_argument("--quiet", action="store_true", help="no progress bar")
     parser.add_argument("--ray", metavar="WHERE", type=_ray_option,
@@ -80,7 +85,9 @@ def apply_options(project: Project, args: argparse.Namespace) -> None:
         changes["base_backend"] = args.base
     if args.animate:
         changes["animate_backend"] = args.animate
-    changes["full_frame"] = bool(args.full_frame)        # export options: as given on this command line
+    changes["full_frame"] = not args.face_crop          # export options: as given on this command line
+    if args.canvas:
+        changes["canvas"] = args.canvas
     changes["soft_subtitles"] = bool(args.soft_subtitles)
     project.settings = project.settings.with_changes(**changes)
 

@@ -3,13 +3,17 @@
 Why frames stream: the base is read in batches from its memory-mapped `.npy`, each batch goes through the motion
 transfer and straight into the encoder (`ClipWriter`), so a chunk of any length costs one batch of RAM. Every clip
 of an export is written with the same encoder settings and the same frame size, so the export can join them by
-stream copy; frames of another size (full-frame portraits of different sizes) are fitted into the export size.
+stream copy. Full-frame (the default): each portrait is scaled once to fit the story's canvas (512², 720p,
+1080p), animated at that size, and laid over a blurred, enlarged copy of itself that fills the rest of the
+canvas — no black bars, whatever the portrait's shape.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,6 +40,7 @@ STAGE = "clip"      # the artifact kind this stage writes (its folder in the sto
 EXT = "mp4"
 BATCH = 16
 MAX_EXPORT_SIDE = 1920
+CANVAS_SIZES: dict[str, tuple[int, int]] = {"512": (512, 512), "720p": (1280, 720), "1080p": (1920, 1080)}
 
 
 def clip_key(*, backend_id: str, weights_checksum: str, base_key: str, portrait_hash: str,
@@ -52,32 +57,73 @@ def even_size(width: int, height: int, max_side: int = MAX_EXPORT_SIDE) -> tuple
     return w - w % 2, h - h % 2
 
 
-def export_size(portrait_sizes: Iterable[tuple[int, int]], full_frame: bool) -> tuple[int, int]:
-    """The one frame size of every clip of an export: 256×256, or with full-frame paste-back the largest
-    portrait's (width, height) made even; smaller or differently shaped portraits are fitted into it."""
-    if not full_frame:
-        return CLIP_SIZE, CLIP_SIZE
-    sizes = list(portrait_sizes)
-    if not sizes:
-        return CLIP_SIZE, CLIP_SIZE
-    width, height = max(sizes, key=lambda s: (s[0] * s[1], s))
-    return even_size(width, height)
+def canvas_size(canvas: str) -> tuple[int, int]:
+    """(width, height) of a canvas setting; InputError naming the choices for another value."""
+    if canvas not in CANVAS_SIZES:
+        raise InputError(f"Unknown output canvas {canvas!r}; choose one of {', '.join(CANVAS_SIZES)}.")
+    return CANVAS_SIZES[canvas]
 
 
-def fit_frames(batch: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Resize each frame to fit (width, height) keeping its aspect ratio, centred on black."""
+def export_size(full_frame: bool, canvas: str = "720p") -> tuple[int, int]:
+    """The one frame size of every clip of an export: the story's canvas, or 256×256 face crops."""
+    return canvas_size(canvas) if full_frame else (CLIP_SIZE, CLIP_SIZE)
+
+
+@dataclass(frozen=True)
+class CanvasFit:
+    """A portrait fitted into a canvas: where it goes, at what scale, over which background."""
+
+    background: np.ndarray            # uint8 (H, W, 3): the blurred fill, the portrait's place left as is
+    scale: float                      # portrait pixel → canvas pixel
+    offset: tuple[int, int]           # (left, top) of the fitted portrait in the canvas
+    fitted: tuple[int, int]           # (width, height) of the fitted portrait
+
+    def compose(self, batch: np.ndarray) -> np.ndarray:
+        """(B, h, w, 3) fitted-portrait frames → (B, H, W, 3) canvas frames."""
+        w, h = self.fitted
+        if batch.shape[1:3] == self.background.shape[:2]:
+            return batch
+        if batch.shape[1:3] != (h, w):
+            raise RuntimeError(f"animated frames are {batch.shape[2]}×{batch.shape[1]}, expected {w}×{h}")
+        out = np.repeat(self.background[None], len(batch), axis=0)
+        left, top = self.offset
+        out[:, top:top + h, left:left + w] = batch
+        return out
+
+
+def fit_portrait(portrait: np.ndarray, size: tuple[int, int]) -> tuple[np.ndarray, CanvasFit]:
+    """Scale `portrait` to fit (width, height) whole; the canvas around it is the portrait itself enlarged to cover
+    the canvas, strongly blurred and dimmed (no black bars). Returns (the scaled portrait, its CanvasFit)."""
     width, height = size
-    if batch.shape[1:3] == (height, width):
-        return batch
-    in_h, in_w = batch.shape[1:3]
+    in_h, in_w = portrait.shape[:2]
     scale = min(width / in_w, height / in_h)
-    new_w, new_h = max(1, round(in_w * scale)), max(1, round(in_h * scale))
+    new_w, new_h = min(width, max(2, round(in_w * scale))), min(height, max(2, round(in_h * scale)))
+    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC
+    fitted = portrait if (new_w, new_h) == (in_w, in_h) else cv2.resize(portrait, (new_w, new_h),
+                                                                         interpolation=interpolation)
+    cover = max(width / in_w, height / in_h)
+    small = cv2.resize(portrait, (max(2, round(in_w * cover / 16)), max(2, round(in_h * cover / 16))),
+                       interpolation=cv2.INTER_AREA)
+    small = cv2.GaussianBlur(small, (0, 0), 2.5, borderType=cv2.BORDER_REFLECT)
+    big = cv2.resize(small, (max(width, round(in_w * cover)), max(height, round(in_h * cover))),
+                     interpolation=cv2.INTER_LINEAR)
+    bx, by = (big.shape[1] - width) // 2, (big.shape[0] - height) // 2
+    background = (big[by:by + height, bx:bx + width].astype(np.float32) * 0.7 + 0.5).astype(np.uint8)
     left, top = (width - new_w) // 2, (height - new_h) // 2
-    out = np.zeros((len(batch), height, width, 3), np.uint8)
-    interpolation = cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR
-    for index, frame in enumerate(batch):
-        out[index, top:top + new_h, left:left + new_w] = cv2.resize(frame, (new_w, new_h), interpolation=interpolation)
-    return out
+    background[top:top + new_h, left:left + new_w] = fitted
+    return np.ascontiguousarray(fitted), CanvasFit(background, new_w / in_w, (left, top), (new_w, new_h))
+
+
+def scaled_geometry(geometry: Any, scale: float) -> Any:
+    """A face placed by hand (modules.face FaceGeometry), in the pixels of the portrait scaled by `scale`."""
+    if geometry is None or scale == 1.0:
+        return geometry
+    h, w = geometry.image_size
+    landmarks = None if geometry.landmarks is None else (geometry.landmarks * scale).astype(np.float32)
+    return dataclasses.replace(
+        geometry, image_size=(round(h * scale), round(w * scale)), box=tuple(v * scale for v in geometry.box),
+        left_eye=(geometry.left_eye[0] * scale, geometry.left_eye[1] * scale),
+        right_eye=(geometry.right_eye[0] * scale, geometry.right_eye[1] * scale), landmarks=landmarks)
 
 
 def _batches(frames: np.ndarray, cancel: CancelToken | None) -> Iterator[np.ndarray]:
@@ -99,13 +145,18 @@ def write_animated_clip(
     on_frames: Callable[[int], None] | None = None,
 ) -> int:
     """Animate `portrait` with `base_frames` (T, 128, 96, 3) — e.g. a memmap — into an mp4 at `destination`.
-    `geometry`: the face placed by hand (backends that take one, like the built-in transfer, use it)."""
+    `geometry`: the face placed by hand (backends that take one, like the built-in transfer, use it).
+    Full-frame: the portrait is fitted into the canvas `size` first and animated at that scale."""
+    fit: CanvasFit | None = None
+    if full_frame:
+        portrait, fit = fit_portrait(portrait, size)
+        geometry = scaled_geometry(geometry, fit.scale)
     batches = motion.transfer(portrait, _batches(base_frames, cancel), full_frame=full_frame, geometry=geometry)
     with ClipWriter(destination, size) as writer:
         for batch in batches:
             batch = np.asarray(batch, dtype=np.uint8)
             batch = batch if batch.ndim == 4 else batch[None]
-            writer.write(fit_frames(batch, size))
+            writer.write(fit.compose(batch) if fit is not None else batch)
             if on_frames is not None:
                 on_frames(len(batch))
     if writer.frames_written != len(base_frames):
