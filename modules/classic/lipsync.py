@@ -83,7 +83,7 @@ class BuiltinLipSync:
         tuck = np.zeros(n, np.float32)
         if phonemes:
             v = viseme_tracks(phonemes, n, self.samples_per_frame, len(audio))
-            opening = opening * (0.3 + 0.7 * v.opening)
+            opening = opening * (0.55 + 0.45 * v.opening)
             width = VISEME_WEIGHT * v.width + (1.0 - VISEME_WEIGHT) * width
             opening = np.minimum(opening / 0.85, 1.0)     # visemes rarely reach 1: keep the full range in use
             closure, tuck = v.closure, v.tuck * (opening > 0.02)

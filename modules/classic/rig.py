@@ -28,6 +28,8 @@ from modules.classic.tps import tps_basis_fields
 PATTERNS = ("close", "jaw", "upper", "spread", "round", "tuck")
 UPPER_SHARE_OF_CLOSING = 0.4       # a parted rest mouth closes by the upper lip coming down this share
 PRESS = 0.025                      # closed lips press together by this (mouth widths): no teeth peek through
+CHIN_FOLLOW = 0.72                 # the chin drops this share of the lower lip's drop
+NECK_W = 0.3                       # below the chin the jaw's pull fades within this (mouth widths): the neck stays
 FIELD_SAMPLES_PER_W = 28           # displacement fields are computed on a grid this fine per mouth width
 
 
@@ -119,7 +121,7 @@ class FaceRig:
 
         def jaw_weight(i: int) -> float:
             t = (face[i, 1] - hinge_b) / max(chin_b - hinge_b, 1e-6)
-            return 0.95 * float(_smoothstep(np.array(t))) * (1.0 - 0.25 * abs(s_of(i)) ** 2)
+            return CHIN_FOLLOW * float(_smoothstep(np.array(t))) * (1.0 - 0.25 * abs(s_of(i)) ** 2)
 
         # closing a parted rest mouth: inner lips meet at UPPER_SHARE_OF_CLOSING of the gap, outer lips follow
         gap = {up: face[lo, 1] - face[up, 1] + PRESS * W for up, lo in zip(R.UPPER_INNER, R.LOWER_INNER)}
@@ -184,7 +186,7 @@ class FaceRig:
         jaw = m[list(R.JAW)]
         x0, x1 = jaw[:, 0].min() - 0.12 * W, jaw[:, 0].max() + 0.12 * W
         y0 = m[[1, 2, 98, 327], 1].min() - 0.1 * W
-        y1 = jaw[:, 1].max() + 0.45 * W
+        y1 = jaw[:, 1].max() + NECK_W * W
         x0, y0 = int(max(0, np.floor(x0))), int(max(0, np.floor(y0)))
         x1, y1 = int(min(w, np.ceil(x1))), int(min(h, np.ceil(y1)))
         self.roi = (y0, y1, x0, x1)
@@ -258,10 +260,15 @@ class FaceRig:
         bottom = np.maximum(bottom, top + 0.3)
         crease = (top - 1.1 * height).astype(np.float32)
         arc = np.sqrt(np.clip(1.0 - (a / max(half, 1e-3)) ** 2, 0.0, 1.0)).astype(np.float32)
-        band = (b > crease - 0.5 * height) & (b < crease) & (np.abs(a) < half)
+        # skin colour of a shut lid: the brighter half of the skin just below the eye and above the crease
+        band = (((b > bottom + 0.4 * height) & (b < bottom + 1.2 * height))
+                | ((b > crease - 0.6 * height) & (b < crease))) & (np.abs(a) < half)
         skin = self.image[y0:y1, x0:x1][band].astype(np.float32)
-        lid_rgb = skin.mean(0) if len(skin) else self.image[y0:y1, x0:x1].reshape(-1, 3).mean(0).astype(np.float32)
-        lid_rgb = (lid_rgb * 1.04).astype(np.float32)        # a shut lid catches a little more light than the crease
+        if len(skin) >= 4:
+            luma = skin @ np.array([0.299, 0.587, 0.114], np.float32)
+            skin = skin[luma >= np.median(luma)]
+        lid_rgb = skin.mean(0) if len(skin) else self.image[y0:y1, x0:x1].reshape(-1, 3).mean(0)
+        lid_rgb = np.asarray(lid_rgb, np.float32)
         return _Eye((y0, y1, x0, x1), a, b, top, bottom, crease, arc, centre, gx, gy, lid_rgb)
 
     # ---------- per frame ----------
@@ -356,12 +363,19 @@ class FaceRig:
             mx = (eye.gx + shift[..., 0] * self.v[0]).astype(np.float32)
             my = (eye.gy + shift[..., 0] * self.v[1]).astype(np.float32)
             patch = cv2.remap(src_img, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE).astype(np.float32)
-            # the lid over the eye: smooth skin (its colour from above the crease), a dark lash line at its margin
-            cover = np.clip(b - eye.top + 0.5, 0.0, 1.0) * np.clip(lid - b + 0.5, 0.0, 1.0) * np.clip(c, 0.0, 1.0)
-            cover = (0.8 * cover)[..., None]
-            patch = patch * (1.0 - cover) + eye.lid_rgb * cover
+            # the lid over the eye: smooth, light skin (a shut lid is convex and catches the light), shaded a little
+            # toward its margin, where the lashes make a dark line
             height = np.maximum(eye.bottom - eye.top, 1.0)
-            lash = np.exp(-((b - lid) / np.maximum(0.18 * height, 0.5)) ** 2) * (0.45 * c)
+            hpx = float(height.mean())
+            smooth = cv2.GaussianBlur(patch, (0, 0), max(0.35 * hpx, 0.6))
+            depth = np.clip((b - eye.top) / np.maximum(lid - eye.top, 1e-3), 0.0, 1.0)
+            skin = eye.lid_rgb * (1.0 - 0.12 * depth ** 2)[..., None]
+            lid_rgb = 0.75 * skin + 0.25 * smooth
+            cover = (_smoothstep((b - eye.top + 0.3 * height) / (0.4 * height))
+                     * _smoothstep((lid - b) / np.maximum(0.12 * height, 0.5)) * np.clip(1.4 * c, 0.0, 1.0))
+            cover = (0.95 * cover)[..., None]
+            patch = patch * (1.0 - cover) + lid_rgb * cover
+            lash = np.exp(-((b - lid) / np.maximum(0.1 * height, 0.45)) ** 2) * (0.6 * c)
             patch *= 1.0 - lash[..., None]
             frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
 

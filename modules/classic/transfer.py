@@ -38,8 +38,8 @@ UPPER_LIP_TRACK = (0, 37, 267)
 LOWER_LIP_TRACK = (17, 84, 314)
 CORNER_TRACK = (61, 291)
 UPPER_PER_JAW = 0.17                # upper-lip raise per unit of jaw drop in natural speech
-LK_PARAMS = {"winSize": (13, 13), "maxLevel": 1,
-             "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 10, 0.03)}
+LK_PARAMS = {"winSize": (13, 13), "maxLevel": 2,
+             "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
 _CACHE: OrderedDict[str, object] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
@@ -181,21 +181,27 @@ class _Target:
 
 
 def _face_region(image: np.ndarray, mesh: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
-    """The face (oval grown a little) with a feathered edge: what head motion may move."""
+    """What head motion moves: the head (face, hair, the neck's top) rigidly, fading out over the shoulders and the
+    background around it. Rigid well beyond the face outline, so the face and its surroundings keep their shapes
+    and no edge of the moving region shows; the fade happens where a shift of a pixel or two is invisible."""
     h, w = image.shape[:2]
     oval = mesh[list(R.FACE_OVAL)]
     centre = oval.mean(0)
-    size = float(np.ptp(oval[:, 1]))
-    grown = centre + (oval - centre) * 1.12
-    margin = int(0.12 * size) + 2
-    x0, y0 = np.floor(grown.min(0)).astype(int) - margin
-    x1, y1 = np.ceil(grown.max(0)).astype(int) + margin
+    size = float(max(np.ptp(oval[:, 0]), np.ptp(oval[:, 1])))
+    rigid = centre + (oval - centre) * 1.7
+    feather = 0.35 * size
+    x0, y0 = np.floor(rigid.min(0) - 2 * feather).astype(int)
+    x1, y1 = np.ceil(rigid.max(0) + 2 * feather).astype(int)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-    mask = np.zeros((y1 - y0, x1 - x0), np.float32)
-    cv2.fillPoly(mask, [np.round(grown - (x0, y0)).astype(np.int32)], 1.0)
-    feather = max(1.0, 0.05 * size)
-    mask = cv2.GaussianBlur(mask, (0, 0), feather)
-    return (int(y0), int(y1), int(x0), int(x1)), mask
+    step = max(1, int(feather / 8))                    # the mask is smooth: made small, then enlarged
+    sw, sh = max(2, (x1 - x0) // step), max(2, (y1 - y0) // step)
+    small = np.zeros((sh, sw), np.float32)
+    pts = (rigid - (x0, y0)) * (sw / max(x1 - x0, 1), sh / max(y1 - y0, 1))
+    cv2.fillPoly(small, [np.round(pts).astype(np.int32)], 1.0)
+    small = cv2.GaussianBlur(small, (0, 0), feather / 2.5 * sw / max(x1 - x0, 1))
+    small = np.clip((small - 0.02) / 0.5, 0.0, 1.0)    # rigid (1) inside the grown outline, fading outside it
+    mask = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
+    return (int(y0), int(y1), int(x0), int(x1)), np.ascontiguousarray(mask, np.float32)
 
 
 class BuiltinMotionTransfer:
