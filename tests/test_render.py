@@ -307,9 +307,10 @@ def test_full_frame_export_fits_portraits_of_different_sizes(tmp_path):
 
     big = cv2.resize(astronaut()[:400, 50:450], (263, 263))  # a real face; odd size: the export size is made even
     project.cast["Bob"] = CastEntry("espeak:en+m3", project.add_upload(_png(big), "big.png"))
+    project.settings = project.settings.with_changes(canvas="512")
     project.save()
     result = _render(project, full_frame=True)
-    assert video.video_size(result.video) == (262, 262)
+    assert video.video_size(result.video) == (512, 512)    # the story's canvas, every portrait fitted into it
     _, _, samples = wav_info(project.root / "exports" / "story.wav")
     assert video.count_frames(result.video) * 882 == samples
     # 256×256 clips of the same chunks are other artifacts: switching back renders clips, not bases
@@ -327,7 +328,7 @@ def test_end_to_end_with_builtin_backends(tmp_path):
     frames = video.count_frames(result.video)
     _, _, samples = wav_info(project.root / "exports" / "story.wav")
     assert frames * 882 == samples
-    assert video.video_size(result.video) == (256, 256)
+    assert video.video_size(result.video) == (1280, 720)   # default: full frame on the 720p canvas
     video_s, audio_s = video.stream_durations(result.video)
     assert abs(video_s - audio_s) < 0.040
     # the portrait moves: frames differ over time

@@ -150,9 +150,9 @@ class _Reporting:
     def __init__(self, animator, total: int, progress) -> None:
         self._animator, self._total, self._progress = animator, total, progress
 
-    def animate(self, audio, identity, seed, phonemes=()):
+    def animate(self, audio, identity, seed, phonemes=(), *, style=None):
         done = 0
-        for batch in self._animator.animate(audio, identity, seed, phonemes):
+        for batch in self._animator.animate(audio, identity, seed, phonemes, style=style):
             done += len(batch)
             self._progress(ProgressEvent("base", done, self._total))
             yield batch

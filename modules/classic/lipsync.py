@@ -96,7 +96,8 @@ class BuiltinLipSync:
         # a take's own articulation: another seed speaks a little wider or tighter
         take = np.random.default_rng(style_seed).uniform(0.9, 1.1)
         mouth = float(style.mouth) * take
-        shape = float(style.expression)
+        shape = float(style.expression) * min(float(style.mouth), 1.0)     # no mouth motion: no lip shapes either
+        tuck = tuck * min(float(style.mouth), 1.0)
         open_ = opening * (1.0 - tuck)
         jaw = JAW_FULL * mouth * open_ + TUCK_JAW * tuck
         upper = UPPER_FULL * mouth * open_ + 0.5 * UPPER_FULL * tuck

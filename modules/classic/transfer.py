@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
@@ -44,7 +45,7 @@ _CACHE: OrderedDict[str, object] = OrderedDict()
 _CACHE_LOCK = threading.Lock()
 
 
-def _cached(key: str, make):  # type: ignore[no-untyped-def]
+def _cached(key: str, make: Callable[[], Any]) -> Any:
     """A small process-wide memo (portrait geometry, meshes, rigs) so a speaker's next chunks start at once."""
     with _CACHE_LOCK:
         if key in _CACHE:
@@ -103,7 +104,8 @@ class _Driving:
     def measure(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(2×3 head similarity first → this frame, rig coefficients (K,), eyelid closure) of one driving frame."""
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
-        pts, status, _ = cv2.calcOpticalFlowPyrLK(self.gray0, gray, self.points0, None, **LK_PARAMS)
+        pts, status, _ = cv2.calcOpticalFlowPyrLK(self.gray0, gray, self.points0, None,  # type: ignore[call-overload]
+                                                  **LK_PARAMS)
         p0, p1 = self.points0[:, 0].astype(np.float64), pts[:, 0].astype(np.float64)
         ok = status[:, 0].astype(bool)
         k = self.n_skull
@@ -213,7 +215,8 @@ class BuiltinMotionTransfer:
     @staticmethod
     def geometry(portrait: np.ndarray) -> FaceGeometry:
         """Face geometry of the portrait, remembered (process-wide, a few portraits) for its next chunks."""
-        return _cached("geometry:" + _digest(portrait), lambda: analyze_portrait(portrait))  # type: ignore[return-value]
+        geometry: FaceGeometry = _cached("geometry:" + _digest(portrait), lambda: analyze_portrait(portrait))
+        return geometry
 
     def _target(self, rgb: np.ndarray, full_frame: bool, geometry: FaceGeometry | None,
                 first: np.ndarray) -> _Target:
@@ -241,7 +244,7 @@ class BuiltinMotionTransfer:
                 mesh = mesh_d @ back[:2, :2].T + back[:2, 2]
             return FaceRig(image, mesh), mesh
 
-        rig, mesh = _cached(key, make)  # type: ignore[misc]
+        rig, mesh = _cached(key, make)
         box, mask = _face_region(image, mesh)
         return _Target(image, rig, box, mask, np.ascontiguousarray(1.0 - mask))
 

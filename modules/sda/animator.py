@@ -134,8 +134,9 @@ class SdaAnimator:
         return torch.randn(1, num_frames, self.config.aux_latent, generator=gen).mul_(NOISE_STD)
 
     def animate(self, audio: np.ndarray, identity: np.ndarray, seed: int,
-                phonemes: Sequence[PhonemeEvent] = ()) -> Iterator[np.ndarray]:
-        """float32 mono at 22050 Hz → batches uint8 (B, H, W, 3), exactly len(audio) // 882 frames in total."""
+                phonemes: Sequence[PhonemeEvent] = (), *, style: object = None) -> Iterator[np.ndarray]:
+        """float32 mono at 22050 Hz → batches uint8 (B, H, W, 3), exactly len(audio) // 882 frames in total.
+        `style` (the cast's motion sliders) is ignored: SDA's motion comes from its network."""
         num_frames = len(audio) // SAMPLES_PER_FRAME
         if num_frames == 0:
             return
