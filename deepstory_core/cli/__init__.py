@@ -10,6 +10,7 @@ import importlib
 import logging
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
 from deepstory_kernel.errors import DeepstoryError
 
@@ -18,7 +19,8 @@ COMMAND_MODULES = ("speak", "voices", "render", "demo", "base", "animate", "scor
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m deepstory_core", description="Deepstory Studio without the UI.")
+    prog = "deepstory" if Path(sys.argv[0]).name == "deepstory" else "python -m deepstory_core"   # console script or -m
+    parser = argparse.ArgumentParser(prog=prog, description="Deepstory Studio without the UI.")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in COMMAND_MODULES:
         importlib.import_module(f"{__name__}.{name}").register(subparsers)
