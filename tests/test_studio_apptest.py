@@ -545,3 +545,14 @@ def test_fresh_install_offers_render_the_demo(home):
     at = _app()
     assert any("Welcome!" in i for i in _infos(at))
     assert at.button(key="render_demo").label == "Render the demo"
+
+
+def test_lip_sync_score_is_measured_and_shown_in_the_table(project):
+    render.render_story(project, until="animate")
+    at = _app("animate")
+    at.button(key="animate-score-0").click()
+    at.run()
+    _wait(at, project)
+    at.run()
+    shown = [c.value for c in at.caption if "lip-sync" in c.value]
+    assert shown and ("weak lip-sync" in shown[0] or "lip-sync ok" in shown[0]), [c.value for c in at.caption]

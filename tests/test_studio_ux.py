@@ -231,3 +231,22 @@ def test_face_checks_flag_a_portrait_without_a_face(tmp_path):
     started = time.monotonic()
     assert not check_cast(project)[1].ok                                 # remembered: no second analysis
     assert time.monotonic() - started < 0.5
+
+
+def test_cli_bar_shows_frames_and_time_left():
+    import io
+
+    from deepstory_core.progress import StderrProgressBar
+
+    stream = io.StringIO()
+    now = [0.0]
+    tracker = StageProgress(StderrProgressBar(stream), "animate", 400, "frames", clock=lambda: now[0])
+    tracker.start_item("chunk 1 (Alice)")
+    for _ in range(3):
+        now[0] += 1.0
+        time.sleep(0.11)            # the bar redraws at most 10 times a second
+        tracker.advance(16)
+    text = stream.getvalue()
+    assert "48/400 frames ~22 s left" in text, text
+    tracker.finish()
+    assert stream.getvalue().endswith("\n")

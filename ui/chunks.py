@@ -93,7 +93,28 @@ def _preview(project: Project, status: render.ChunkStatus, view: StageView) -> N
         st.video(str(path))
 
 
-def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, busy: bool) -> None:
+def _score_work(root: Path, index: int, stage: str):
+    def work(progress, cancel):
+        from deepstory_core.quality_chunks import score_chunk
+
+        return score_chunk(Project.open(root), index, stage)
+
+    return work
+
+
+def _score_line(project: Project, status: render.ChunkStatus, view: StageView, score, busy: bool) -> None:
+    """The chunk's lip-sync score (face model vs audio), flagged when weak; or a button to measure it."""
+    if score is not None:
+        mark = ":orange[:material/warning: weak lip-sync]" if score.weak else ":green[:material/graphic_eq: lip-sync ok]"
+        st.caption(f"{mark} · {score.summary()}")
+    elif view.stage == "animate" and status.clip:   # (scoring a base's .npy frames is not supported yet)
+        job_button(st, "Measure lip-sync", f"{view.stage}-score-{status.index}", project.root,
+                   f"Lip-sync score of chunk {status.index + 1}", _score_work(project.root, status.index, view.stage),
+                   f"{view.stage}-job", busy, icon=":material/query_stats:",
+                   help="Measures how well the mouth follows the audio (the face model on every frame).")
+
+
+def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, busy: bool, score=None) -> None:
     """One chunk: preview | speaker, length, seed, state | render, retry."""
     done = status.base if view.stage == "base" else status.clip
     with st.container(border=True):
@@ -105,6 +126,7 @@ def chunk_row(project: Project, status: render.ChunkStatus, view: StageView, bus
             state = (":green[:material/check_circle: rendered]" if done else ":orange[:material/pending: base ready]"
                      if view.stage == "animate" and status.base else ":gray[:material/radio_button_unchecked: not rendered]")
             st.caption(f"{status.num_frames / 25:.1f} s · {status.num_frames} frames · seed {status.seed} · {state}")
+            _score_line(project, status, view, score, busy)
         with right:
             origin = f"{view.stage}-job"
             job_button(st, "Render", f"{view.stage}-render-{status.index}", project.root,
@@ -148,8 +170,11 @@ def stage_page(view: StageView, intro: str) -> None:
     page = 1
     if pages > 1:
         page = st.number_input(f"Page (of {pages}, {PER_PAGE} chunks each)", 1, pages, 1, key=scoped_key(f"{view.stage}-page"))
+    from deepstory_core.quality_chunks import chunk_scores
+
+    scores = guarded(chunk_scores, project, statuses) or {}
     for status in statuses[(page - 1) * PER_PAGE: page * PER_PAGE]:
-        chunk_row(project, status, view, busy)
+        chunk_row(project, status, view, busy, scores.get(status.index, {}).get(view.stage))
     next_step(view.title)
 
 

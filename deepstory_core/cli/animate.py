@@ -20,7 +20,7 @@ from deepstory_kernel.media import BASE_SHAPE, CLIP_SIZE
 
 from ..backends import ANIMATE_BACKENDS, make_animator, require_full_frame
 from ..inputs import refuse_outputs_that_are_inputs
-from ..progress import ProgressEvent, StderrProgressBar, no_progress
+from ..progress import StageProgress, StderrProgressBar, no_progress
 from ..stages.animate import even_size, fit_portrait
 from ..video import ClipWriter, mux, open_frames_npy, read_frames_any, stream_kinds
 from .base import read_image
@@ -82,11 +82,12 @@ def run(args: argparse.Namespace) -> int:
         if args.full_frame:   # the portrait at its own size (made even for the encoder)
             portrait, fit = fit_portrait(portrait, size)
         batches = motion.transfer(portrait, driving, full_frame=args.full_frame)
+        tracker = StageProgress(progress, "animate", total, "frames")   # frames, with the time left
         with ClipWriter(target, size) as writer:
             for batch in batches:
                 batch = np.asarray(batch, dtype=np.uint8)
                 writer.write(fit.compose(batch) if fit is not None else batch)
-                progress(ProgressEvent("animate", writer.frames_written, total))
+                tracker.advance(len(batch))
         if has_audio:
             mux_audio_from(base, target, out, Path(folder))
     print(f"wrote {out} ({writer.frames_written} frames, {size[0]}×{size[1]})", file=sys.stderr)

@@ -20,7 +20,7 @@ from deepstory_kernel.media import BASE_SHAPE, SAMPLE_RATE, SAMPLES_PER_FRAME
 from ..backends import BASE_BACKENDS, make_base_animator
 from ..identities import aligned_identity
 from ..inputs import refuse_outputs_that_are_inputs
-from ..progress import ProgressEvent, StderrProgressBar, no_progress
+from ..progress import StageProgress, StderrProgressBar, no_progress
 from .common import check_writable
 
 
@@ -151,8 +151,7 @@ class _Reporting:
         self._animator, self._total, self._progress = animator, total, progress
 
     def animate(self, audio, identity, seed, phonemes=(), *, style=None):
-        done = 0
+        tracker = StageProgress(self._progress, "base", self._total, "frames")   # frames, with the time left
         for batch in self._animator.animate(audio, identity, seed, phonemes, style=style):
-            done += len(batch)
-            self._progress(ProgressEvent("base", done, self._total))
+            tracker.advance(len(batch))
             yield batch
