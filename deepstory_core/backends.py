@@ -143,7 +143,7 @@ def _fom_animate() -> MotionTransfer:
 
 _BUILTIN_CODE = _source_fingerprint("modules.classic", "modules.face")
 BASE_BACKENDS: dict[str, BackendSpec] = {
-    "builtin": BackendSpec("base", "builtin", _builtin_base, _BUILTIN_CODE),
+    "builtin": BackendSpec("base", "builtin", _builtin_base, _BUILTIN_CODE, honours_style=True),
     "sda": BackendSpec("base", "sda", _sda_base, _registry_fingerprint("base:sda"), needs_weights=True),
 }
 ANIMATE_BACKENDS: dict[str, BackendSpec] = {

@@ -16,6 +16,7 @@ from deepstory_core.distributed import cluster_problem
 from deepstory_core.exported import download_name, safe_export_state
 from deepstory_core.project import Project
 from deepstory_core.render_queue import render_queue
+from deepstory_core.stages.animate import CANVAS_SIZES
 from deepstory_core.stages.export import subtitles_path, webvtt_path
 from ui.session import next_step, open_page, scoped_key
 from ui.widgets import job_button, job_panel, job_running, save_setting
@@ -45,6 +46,12 @@ full_frame_rule = full_frame_problem(settings.animate_backend)
 full_frame_ok = not full_frame_rule
 st.subheader("Picture")
 c1, c2 = st.columns(2)
+_option(c2, "selectbox", "Output size", "canvas", options=list(CANVAS_SIZES),
+        index=list(CANVAS_SIZES).index(settings.canvas) if settings.canvas in CANVAS_SIZES else 0,
+        format_func=lambda c: f"{c} ({CANVAS_SIZES[c][0]}×{CANVAS_SIZES[c][1]})",
+        disabled=busy or not settings.full_frame,
+        help="The frame of the exported video with Full frame: each portrait is scaled to fit it. Without Full "
+             "frame the video is the 256×256 face crop.")
 _option(c1, "checkbox", "Full frame", "full_frame", value=settings.full_frame,
         disabled=busy or not (full_frame_ok or settings.full_frame),
         help="Paste the animated face back into the whole portrait instead of a 256×256 face crop."

@@ -375,10 +375,16 @@ def test_backend_and_export_options_are_saved(project):
     at.run()
     _keyed(at.checkbox, "full_frame").check()
     _keyed(at.checkbox, "soft_subtitles").check()
+    _keyed(at.checkbox, "burn_subtitles").check()
+    at.run()
+    _keyed(at.selectbox, "canvas").set_value("1080p")
+    _keyed(at.selectbox, "subtitle_size").set_value("large")
+    _keyed(at.selectbox, "subtitle_position").set_value("top")
     at.run()
     _no_exception(at)
     settings = Project.open(project.root).settings
-    assert settings.full_frame and settings.soft_subtitles
+    assert settings.full_frame and settings.soft_subtitles and settings.burn_subtitles
+    assert (settings.canvas, settings.subtitle_size, settings.subtitle_position) == ("1080p", "large", "top")
 
 
 # -- #13: what a new user met ---------------------------------------------------------------------------------------
