@@ -77,16 +77,24 @@ class CanvasFit:
     scale: float                      # portrait pixel → canvas pixel
     offset: tuple[int, int]           # (left, top) of the fitted portrait in the canvas
     fitted: tuple[int, int]           # (width, height) of the fitted portrait
+    _buffer: dict[str, np.ndarray] = dataclasses.field(default_factory=dict, repr=False, compare=False)
 
     def compose(self, batch: np.ndarray) -> np.ndarray:
-        """(B, h, w, 3) fitted-portrait frames → (B, H, W, 3) canvas frames."""
+        """(B, h, w, 3) fitted-portrait frames → (B, H, W, 3) canvas frames.
+
+        The result is a buffer the next call reuses (the fill around the portrait is written into it once):
+        consume it — e.g. hand it to the encoder — before composing the next batch."""
         w, h = self.fitted
         if batch.shape[1:3] == self.background.shape[:2]:
             return batch
         if batch.shape[1:3] != (h, w):
             raise RuntimeError(f"animated frames are {batch.shape[2]}×{batch.shape[1]}, expected {w}×{h}")
-        out = np.repeat(self.background[None], len(batch), axis=0)
+        buffer = self._buffer.get("frames")
+        if buffer is None or len(buffer) < len(batch):
+            buffer = np.repeat(self.background[None], len(batch), axis=0)
+            self._buffer["frames"] = buffer
         left, top = self.offset
+        out = buffer[:len(batch)]
         out[:, top:top + h, left:left + w] = batch
         return out
 

@@ -27,6 +27,9 @@ from modules.classic.tps import tps_basis_fields
 
 PATTERNS = ("close", "jaw", "upper", "spread", "round", "tuck")
 UPPER_SHARE_OF_CLOSING = 0.4       # a parted rest mouth closes by the upper lip coming down this share
+LASH_WIDTH = 0.1                   # shut eye: lash line thickness (eye heights) …
+LASH_DARK = 0.6                    # … and darkness
+LID_SHADE = 0.12                   # the shut lid darkens this much toward its margin
 PRESS = 0.025                      # closed lips press together by this (mouth widths): no teeth peek through
 CHIN_FOLLOW = 0.72                 # the chin drops this share of the lower lip's drop
 NECK_W = 0.3                       # below the chin the jaw's pull fades within this (mouth widths): the neck stays
@@ -369,13 +372,13 @@ class FaceRig:
             hpx = float(height.mean())
             smooth = cv2.GaussianBlur(patch, (0, 0), max(0.35 * hpx, 0.6))
             depth = np.clip((b - eye.top) / np.maximum(lid - eye.top, 1e-3), 0.0, 1.0)
-            skin = eye.lid_rgb * (1.0 - 0.12 * depth ** 2)[..., None]
+            skin = eye.lid_rgb * (1.0 - LID_SHADE * depth ** 2)[..., None]
             lid_rgb = 0.75 * skin + 0.25 * smooth
             cover = (_smoothstep((b - eye.top + 0.3 * height) / (0.4 * height))
                      * _smoothstep((lid - b) / np.maximum(0.12 * height, 0.5)) * np.clip(1.4 * c, 0.0, 1.0))
             cover = (0.95 * cover)[..., None]
             patch = patch * (1.0 - cover) + lid_rgb * cover
-            lash = np.exp(-((b - lid) / np.maximum(0.1 * height, 0.45)) ** 2) * (0.6 * c)
+            lash = np.exp(-((b - lid) / np.maximum(LASH_WIDTH * height, 0.45)) ** 2) * (LASH_DARK * c)
             patch *= 1.0 - lash[..., None]
             frame[y0:y1, x0:x1] = np.clip(patch + 0.5, 0, 255).astype(np.uint8)
 

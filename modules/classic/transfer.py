@@ -191,9 +191,9 @@ def _face_region(image: np.ndarray, mesh: np.ndarray) -> tuple[tuple[int, int, i
     centre = oval.mean(0)
     size = float(max(np.ptp(oval[:, 0]), np.ptp(oval[:, 1])))
     rigid = centre + (oval - centre) * 1.7
-    feather = 0.35 * size
-    x0, y0 = np.floor(rigid.min(0) - 2 * feather).astype(int)
-    x1, y1 = np.ceil(rigid.max(0) + 2 * feather).astype(int)
+    feather = 0.25 * size
+    x0, y0 = np.floor(rigid.min(0) - 1.6 * feather).astype(int)
+    x1, y1 = np.ceil(rigid.max(0) + 1.6 * feather).astype(int)
     x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
     step = max(1, int(feather / 8))                    # the mask is smooth: made small, then enlarged
     sw, sh = max(2, (x1 - x0) // step), max(2, (y1 - y0) // step)
@@ -262,7 +262,8 @@ class BuiltinMotionTransfer:
         frame_bytes = 1
         for batch in driving:
             batch = _as_batch(batch)
-            out: list[np.ndarray] = []
+            out: np.ndarray | None = None
+            filled = 0
             for frame in batch:
                 frame = _as_aligned(frame)
                 if reference is None:
@@ -271,21 +272,24 @@ class BuiltinMotionTransfer:
                     scale = target.rig.mouth_width / max(reference.width, 1e-6)
                     frame_bytes = target.image.nbytes
                 assert target is not None
-                out.append(self._render(target, reference, frame, scale))
-                if len(out) * frame_bytes >= FULL_FRAME_BATCH_BYTES:
-                    yield np.stack(out)
-                    out = []
-            if out:
-                yield np.stack(out)
+                if out is None:     # frames are rendered straight into the batch that is yielded
+                    size = max(1, min(len(batch), FULL_FRAME_BATCH_BYTES // max(frame_bytes, 1)))
+                    out = np.empty((size, *target.image.shape), np.uint8)
+                self._render(target, reference, frame, scale, out[filled])
+                filled += 1
+                if filled == len(out):
+                    yield out
+                    out, filled = None, 0
+            if out is not None and filled:
+                yield out[:filled]
 
-    def _render(self, t: _Target, ref: _Driving, frame: np.ndarray, scale: float) -> np.ndarray:
+    def _render(self, t: _Target, ref: _Driving, frame: np.ndarray, scale: float, out: np.ndarray) -> None:
         head, coefs, closure = ref.measure(frame)
-        out = t.image.copy()
+        out[...] = t.image
         t.rig.render_mouth(out, coefs)
         t.rig.render_eyes(out, closure)
         if self.head_motion:
             self._move_head(t, out, head, ref, scale)
-        return out
 
     def _move_head(self, t: _Target, out: np.ndarray, head: np.ndarray, ref: _Driving, scale: float) -> None:
         """The driving head's similarity, re-expressed about the portrait's face, applied to the face region."""
