@@ -12,6 +12,7 @@ import pytest
 
 from deepstory_kernel.errors import InputError
 from modules.face.align import align_face, analyze_portrait, geometry_from_box
+from modules.face.mesh import detect_meshes
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "bench"))
 from face_photos import ONE_FACE, astronaut, group, no_face_photos
@@ -32,6 +33,8 @@ def test_one_visible_face_is_found(landmarker, name):
     assert 0.2 * w < g.eye_distance < 0.7 * w
     aligned = align_face(image, g)
     assert aligned.image.shape == (128, 96, 3)
+    # the built-in lip-sync rigs the face on the aligned identity: the face model must find it there too
+    assert detect_meshes(aligned.image, landmarker), f"no face in the aligned 128×96 identity of {name}"
 
 
 def test_tilt_is_measured(landmarker):

@@ -242,7 +242,17 @@ def aligned_matrix(geometry: FaceGeometry) -> np.ndarray:
         dst = np.array([canonical.LEFT_EYE, canonical.RIGHT_EYE, canonical.NOSE_TIP,
                         canonical.MOUTH_LEFT, canonical.MOUTH_RIGHT])
         # the eyes count double: they are the most reliable landmarks and the frame's main reference
-        return similarity_from_points(np.vstack([src, src[:2]]), np.vstack([dst, dst[:2]]))
+        src, dst = np.vstack([src, src[:2]]), np.vstack([dst, dst[:2]])
+        m = similarity_from_points(src, dst)
+        # A head turned to three-quarter view: the fit frames its foreshortened face so tightly that the far
+        # cheek and the nose leave the frame (and the face model no longer finds a face there). Zoom out around
+        # the nose by how much the eyes are foreshortened (a frontal face is left as it is).
+        turned = geometry.eye_distance / max(geometry.face_scale, 1e-3)     # 1 frontal, ~0.55 three-quarter
+        f = 0.5 + 0.5 * turned
+        if turned < 0.9:
+            c = np.array(canonical.NOSE_TIP)
+            m = np.hstack([m[:, :2] * f, (m[:, 2] * f + c * (1 - f))[:, None]])
+        return m
     return similarity_from_points(np.array([geometry.left_eye, geometry.right_eye]),
                                   np.array([canonical.LEFT_EYE, canonical.RIGHT_EYE]))
 
