@@ -11,7 +11,7 @@ import numpy as np
 
 FIRST_BLINK_S = (0.3, 2.2)
 INTERVAL_S = (2.0, 5.2)          # start-to-start, clipped from a gamma around ~3.3 s
-DURATION_S = (0.15, 0.25)
+DURATION_S = (0.2, 0.3)
 
 
 def blink_closure(n_frames: int, fps: int, rng: np.random.Generator, rate: float = 1.0) -> np.ndarray:
@@ -29,18 +29,21 @@ def blink_closure(n_frames: int, fps: int, rng: np.random.Generator, rate: float
 
 
 def _add_blink(closure: np.ndarray, start_s: float, duration_s: float, fps: int) -> None:
-    """Closing takes ~35% of the blink, reopening the rest; sampled at frame centres (peak forced to ≥ 0.9)."""
+    """Closing takes ~30% of the blink, the lid rests shut for ~25%, reopening takes the rest; sampled at frame
+    centres (peak forced to ≥ 0.9). The shut rest spans a frame or two at 25 fps: a blink a viewer — and the face
+    model — can see."""
     first = int(np.floor(start_s * fps))
     last = int(np.ceil((start_s + duration_s) * fps))
     if first >= closure.size:
         return
     frames = np.arange(first, min(last + 1, closure.size))
     phase = ((frames + 0.5) / fps - start_s) / duration_s
-    close_part = 0.35
+    close_part, shut_part = 0.3, 0.25
     value = np.where(
         phase < close_part,
         np.clip(phase / close_part, 0.0, 1.0),
-        np.clip(1.0 - (phase - close_part) / (1.0 - close_part), 0.0, 1.0),
+        np.where(phase < close_part + shut_part, 1.0,
+                 np.clip(1.0 - (phase - close_part - shut_part) / (1.0 - close_part - shut_part), 0.0, 1.0)),
     )
     if value.size and value.max() < 0.9:
         value[int(np.argmax(value))] = 1.0
