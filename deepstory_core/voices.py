@@ -43,7 +43,7 @@ class _Tuning:
 
 # Built-in voices, narrator first. Median f0 measured on a 6 s English passage is in each label's comment.
 BUILTIN_VOICES: dict[str, _Tuning] = {
-    "espeak:en-gb-x-rp+m3": _Tuning("Narrator — British male, calm", 160, 40, 40),       # ~97 Hz
+    "espeak:en-gb-x-rp+m3": _Tuning("British male, calm (the narrator without Piper)", 160, 40, 40),       # ~97 Hz
     "espeak:en-us+f2": _Tuning("American female", 170, 55, 60),                         # ~208 Hz
     "espeak:en-us+m1": _Tuning("Young American male, quick", 180, 80, 60),              # ~130 Hz
     "espeak:en+f4": _Tuning("British female, bright", 165, 75, 50),                     # ~235 Hz
