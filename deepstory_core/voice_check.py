@@ -20,20 +20,36 @@ CHECK_STAGE = "voice_check"
 CHECK_VERSION = 1
 FLAG_WER = 0.25          # a line is flagged when more than a quarter of its words are not recovered
 _WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*")
-_NUMBERS = {"0": "zero", "1": "one", "2": "two", "3": "three", "4": "four", "5": "five", "6": "six", "7": "seven",
-            "8": "eight", "9": "nine", "10": "ten", "11": "eleven", "12": "twelve", "20": "twenty", "100": "hundred"}
+_ONES = ("zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen fifteen sixteen "
+         "seventeen eighteen nineteen").split()
+_TENS = "_ _ twenty thirty forty fifty sixty seventy eighty ninety".split()
 _SPELLING = {"mr": "mister", "mrs": "missus", "dr": "doctor", "st": "saint", "ok": "okay", "colour": "color",
              "grey": "gray", "towards": "toward", "whilst": "while"}
 
 
+def number_words(n: int) -> list[str]:
+    """0 ≤ n < 10⁹ as English words ("42" → forty two), so digits and spelled numbers compare equal."""
+    if n < 20:
+        return [_ONES[n]]
+    if n < 100:
+        return [_TENS[n // 10]] + (number_words(n % 10) if n % 10 else [])
+    for size, name in ((10 ** 6, "million"), (1000, "thousand"), (100, "hundred")):
+        if n >= size:
+            rest = n % size
+            return number_words(n // size) + [name] + (number_words(rest) if rest else [])
+    return []  # pragma: no cover - unreachable
+
+
 def normalize_words(text: str) -> list[str]:
-    """Lower-case words without punctuation; hyphens split, apostrophes kept inside words, a few spellings and
-    small numbers unified, so "Mr. Grey's 2 dogs" and "mister gray's two dogs" compare equal."""
+    """Lower-case words without punctuation; hyphens split, apostrophes kept inside words, a few spellings unified
+    and numbers written out, so "Mr. Grey's 42 dogs" and "mister gray's forty-two dogs" compare equal."""
     text = text.lower().replace("’", "'").replace("‘", "'").replace("-", " ").replace("—", " ")
     words = []
-    for word in _WORD.findall(text):
-        word = _NUMBERS.get(word, word)
-        words.append(_SPELLING.get(word, word))
+    for word in _WORD.findall(text.replace(",", "")):
+        if word.isdigit() and len(word) < 10:
+            words += number_words(int(word))
+        else:
+            words.append(_SPELLING.get(word, word))
     return words
 
 

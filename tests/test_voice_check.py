@@ -29,6 +29,8 @@ def test_normalisation_and_word_error_rate() -> None:
     assert word_error_rate("Mara opened the door.", "mara opened the door") == 0.0
     assert word_error_rate("Mara opened the door.", "Marr open the door.") == 0.5
     assert word_error_rate("one two", "") == 1.0
+    assert normalize_words("1,250 and forty-two") == "one thousand two hundred fifty and forty two".split()
+    assert word_error_rate("He was forty-two.", "He was 42.") == 0.0
     distance, missed = word_errors("the cat sat on the mat".split(), "the cat on a mat".split())
     assert distance == 2 and missed == ["sat", "the"]
 
