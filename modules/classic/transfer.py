@@ -180,6 +180,7 @@ class _Target:
     box: tuple[int, int, int, int]    # y0, y1, x0, x1 of the face region head motion moves
     mask: np.ndarray                  # (h, w) float32 feathered weight of the face region
     unmask: np.ndarray                # 1 − mask
+    blocks: list[tuple[int, int, int, int]]   # per band of rows: (r0, r1, c0, c1), mask == 1 on [c0, c1)
 
 
 def _face_region(image: np.ndarray, mesh: np.ndarray) -> tuple[tuple[int, int, int, int], np.ndarray]:
@@ -204,6 +205,19 @@ def _face_region(image: np.ndarray, mesh: np.ndarray) -> tuple[tuple[int, int, i
     small = np.clip((small - 0.02) / 0.5, 0.0, 1.0)    # rigid (1) inside the grown outline, fading outside it
     mask = cv2.resize(small, (x1 - x0, y1 - y0), interpolation=cv2.INTER_LINEAR)
     return (int(y0), int(y1), int(x0), int(x1)), np.ascontiguousarray(mask, np.float32)
+
+
+def _rigid_blocks(mask: np.ndarray, rows: int = 24) -> list[tuple[int, int, int, int]]:
+    """Bands of rows with the column span where the head mask is exactly 1 (copied, not blended)."""
+    blocks = []
+    for r0 in range(0, mask.shape[0], rows):
+        r1 = min(mask.shape[0], r0 + rows)
+        full = np.flatnonzero((mask[r0:r1] >= 1.0).all(axis=0))
+        if full.size and full[-1] - full[0] + 1 == full.size:
+            blocks.append((r0, r1, int(full[0]), int(full[-1]) + 1))
+        else:
+            blocks.append((r0, r1, 0, 0))
+    return blocks
 
 
 class BuiltinMotionTransfer:
@@ -246,7 +260,7 @@ class BuiltinMotionTransfer:
 
         rig, mesh = _cached(key, make)
         box, mask = _face_region(image, mesh)
-        return _Target(image, rig, box, mask, np.ascontiguousarray(1.0 - mask))
+        return _Target(image, rig, box, mask, np.ascontiguousarray(1.0 - mask), _rigid_blocks(mask))
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *, full_frame: bool = False,
                  geometry: FaceGeometry | None = None) -> Iterator[np.ndarray]:
@@ -309,7 +323,15 @@ class BuiltinMotionTransfer:
         y0, y1, x0, x1 = t.box
         fwd[:, 2] -= (x0, y0)                                       # output pixels of the face box only
         moved = cv2.warpAffine(out, fwd, (x1 - x0, y1 - y0), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        out[y0:y1, x0:x1] = cv2.blendLinear(moved, np.ascontiguousarray(out[y0:y1, x0:x1]), t.mask, t.unmask)
+        region = out[y0:y1, x0:x1]
+        # blend only where the mask fades; where it is 1 the moved pixels are copied
+        for r0, r1, c0, c1 in t.blocks:
+            for a, b in ((0, c0), (c1, region.shape[1])):
+                if b > a:
+                    region[r0:r1, a:b] = cv2.blendLinear(moved[r0:r1, a:b], np.ascontiguousarray(region[r0:r1, a:b]),
+                                                         t.mask[r0:r1, a:b], t.unmask[r0:r1, a:b])
+            if c1 > c0:
+                region[r0:r1, c0:c1] = moved[r0:r1, c0:c1]
 
 
 def _as_batch(batch: np.ndarray) -> np.ndarray:
