@@ -24,7 +24,7 @@ import numpy as np
 from deepstory_kernel.contracts import PhonemeEvent
 from deepstory_kernel.media import FPS
 
-SCORER_VERSION = "lipsync-score-v1"
+SCORER_VERSION = "lipsync-score-v2"
 
 # Targets (issue #10's "done when"); a chunk missing one is flagged weak.
 R_JAW_MIN = 0.6
@@ -65,6 +65,7 @@ class LipSyncScore:
     identity_ssim: float | None            # median SSIM vs the portrait, outside mouth/jaw and eyes
     seam: float | None                     # median share of the face outline with a hard step around it
     rest_gap: float | None = None          # the portrait's own lip gap (what "closed" is judged against)
+    eye_flickers: int = 0                  # single-frame eye closures (a renderer glitch, not blinks)
     version: str = SCORER_VERSION
     problems: tuple[str, ...] = field(default=())
 
@@ -103,6 +104,7 @@ class FrameSeries:
     jaw_open: list[float] = field(default_factory=list)
     lip_gap: list[float] = field(default_factory=list)
     blink: list[float] = field(default_factory=list)
+    eye_open: list[float] = field(default_factory=list)   # eyelid gap ÷ eye width (mesh), both eyes' mean
     rest_gap: list[float] = field(default_factory=list)   # the portrait's own lip gap (NaN: no portrait)
     ssim: list[float] = field(default_factory=list)
     seam: list[float] = field(default_factory=list)
@@ -111,11 +113,12 @@ class FrameSeries:
         self.jaw_open.append(math.nan)
         self.lip_gap.append(math.nan)
         self.blink.append(math.nan)
+        self.eye_open.append(math.nan)
         self.rest_gap.append(rest_gap)
 
     def extend(self, other: FrameSeries) -> None:
         """Append another clip's frames (a story's chunks, each with its speaker's portrait)."""
-        for name in ("jaw_open", "lip_gap", "blink", "rest_gap", "ssim", "seam"):
+        for name in ("jaw_open", "lip_gap", "blink", "eye_open", "rest_gap", "ssim", "seam"):
             getattr(self, name).extend(getattr(other, name))
 
 
@@ -304,7 +307,7 @@ def measure_segments(batches: Iterable[np.ndarray], segments: Sequence[tuple[int
                      landmarker: Any, identity_every: int = IDENTITY_EVERY) -> FrameSeries:
     """Like `measure_frames` for a video made of consecutive clips: `segments` = (frame count, that clip's
     portrait) in order (a story export: one per chunk); a count of -1 runs to the end."""
-    from modules.face.features import lip_gap_ratio
+    from modules.face.features import eye_openness, lip_gap_ratio
 
     series = FrameSeries()
     track = FaceTracker(landmarker)
@@ -326,6 +329,7 @@ def measure_segments(batches: Iterable[np.ndarray], segments: Sequence[tuple[int
                 series.jaw_open.append(mesh.blendshape("jawOpen"))
                 series.lip_gap.append(lip_gap_ratio(mesh))
                 series.blink.append(0.5 * (mesh.blendshape("eyeBlinkLeft") + mesh.blendshape("eyeBlinkRight")))
+                series.eye_open.append(float(np.mean(eye_openness(mesh))))
                 if reference is not None and index % identity_every == 0:
                     found = identity_and_seam(frame, mesh, reference)
                     if found is not None:
@@ -357,23 +361,38 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
     return float(np.corrcoef(a[ok], b[ok])[0, 1])
 
 
-def count_blinks(blink: np.ndarray) -> int:
-    """Rising edges of the blink score with hysteresis, relative to the clip's resting level (downcast eyes score
-    high all the time and must not count as one long blink)."""
-    valid = blink[np.isfinite(blink)]
-    if valid.size == 0:
-        return 0
-    on = max(0.5, float(np.median(valid)) + 0.25)
-    off = on - 0.2
-    closed, count = False, 0
-    for v in blink:
-        if not np.isfinite(v):
+BLINK_RISE = 0.2          # eyeBlink blendshape above the clip's resting level…
+BLINK_LID_SHARE = 0.6     # …or the eyelid gap below this share of its resting size: the eyes are closing
+BLINK_MIN_FRAMES = 2      # a real blink lasts 100–400 ms; a closure of one frame (40 ms) is a flicker
+
+
+def eye_closures(blink: np.ndarray, eye_open: np.ndarray | None = None) -> tuple[int, int]:
+    """(blinks, flickers): separate closures of the eyes lasting ≥ 2 frames, and single-frame ones (a renderer
+    glitch: no real eyelid closes and opens within 40 ms). Judged against the clip's own resting level (downcast
+    eyes score high all the time; behind glasses or on a painted lid the blendshape may rise only to ~0.3 while
+    the mesh's eyelid gap still halves, so either sign counts)."""
+    b = np.asarray(blink, dtype=np.float64)
+    closed = np.zeros(len(b), dtype=bool)
+    if np.isfinite(b).any():
+        closed |= np.nan_to_num(b, nan=0.0) > float(np.nanmedian(b)) + BLINK_RISE
+    if eye_open is not None and np.isfinite(eye_open).any():
+        o = np.asarray(eye_open, dtype=np.float64)
+        closed |= np.nan_to_num(o, nan=np.inf) < BLINK_LID_SHARE * float(np.nanmedian(o))
+    blinks = flickers = run = 0
+    for c in (*closed, False):
+        if c:
+            run += 1
             continue
-        if not closed and v > on:
-            closed, count = True, count + 1
-        elif closed and v < off:
-            closed = False
-    return count
+        if run >= BLINK_MIN_FRAMES:
+            blinks += 1
+        elif run:
+            flickers += 1
+        run = 0
+    return blinks, flickers
+
+
+def count_blinks(blink: np.ndarray, eye_open: np.ndarray | None = None) -> int:
+    return eye_closures(blink, eye_open)[0]
 
 
 def _bilabial_closed(events: Sequence[PhonemeEvent], gap: np.ndarray, closed_below: np.ndarray,
@@ -400,8 +419,8 @@ def score_series(series: FrameSeries, rms: np.ndarray, phonemes: Sequence[Phonem
                  samples_per_frame: float = 882.0, fps: int = FPS) -> LipSyncScore:
     """The score of measured frames against the audio's loudness per frame (`frame_rms`) and its phoneme events
     (sample positions at `samples_per_frame` per frame), when the voice gave them."""
-    jaw, gap, blink, rest = (np.asarray(v, dtype=np.float64)
-                             for v in (series.jaw_open, series.lip_gap, series.blink, series.rest_gap))
+    jaw, gap, blink, eye_open, rest = (np.asarray(v, dtype=np.float64) for v in (
+        series.jaw_open, series.lip_gap, series.blink, series.eye_open, series.rest_gap))
     n = len(jaw)
     rms = np.resize(np.asarray(rms, dtype=np.float64), n) if len(rms) != n else np.asarray(rms, dtype=np.float64)
     found = np.isfinite(gap)
@@ -417,13 +436,14 @@ def score_series(series: FrameSeries, rms: np.ndarray, phonemes: Sequence[Phonem
     bilabial, bilabials = _bilabial_closed(phonemes, gap, closed_below, samples_per_frame,
                                            int(n * samples_per_frame))
     minutes = n / fps / 60.0
-    blinks = count_blinks(blink) / minutes if minutes > 0 else 0.0
+    blink_count, flicker_count = eye_closures(blink, eye_open)
+    blinks = blink_count / minutes if minutes > 0 else 0.0
     ssim = float(np.median(series.ssim)) if series.ssim else None
     seam = float(np.median(series.seam)) if series.seam else None
     face_found = float(found.mean()) if n else 0.0
     r_jaw = _pearson(jaw, rms)
     score = LipSyncScore(n, face_found, r_jaw, _pearson(gap, rms), ratio, silent_closed, bilabial, bilabials,
-                         blinks, ssim, seam, rest_gap)
+                         blinks, ssim, seam, rest_gap, eye_flickers=flicker_count)
     return LipSyncScore(**{**asdict(score), "problems": problems_of(score)})
 
 
@@ -441,6 +461,8 @@ def problems_of(s: LipSyncScore) -> tuple[str, ...]:
         out.append(f"lips close on {s.bilabial_closed:.0%} of p/b/m (< {BILABIAL_CLOSED_MIN:.0%})")
     if s.frames / FPS >= BLINK_MIN_SECONDS and not BLINKS_PER_MIN[0] <= s.blinks_per_min <= BLINKS_PER_MIN[1]:
         out.append(f"{s.blinks_per_min:.0f} blinks/min (want {BLINKS_PER_MIN[0]:.0f}–{BLINKS_PER_MIN[1]:.0f})")
+    if s.eye_flickers:
+        out.append(f"eyes flicker shut for single frames {s.eye_flickers}×")
     if s.identity_ssim is not None and s.identity_ssim < IDENTITY_SSIM_MIN:
         out.append(f"face drifts from the portrait (SSIM {s.identity_ssim:.3f} < {IDENTITY_SSIM_MIN})")
     if s.seam is not None and s.seam > SEAM_MAX:
