@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import hashlib
 import os
 import re
+import socket
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -75,10 +77,13 @@ def temp_prefix(destination: str | os.PathLike[str]) -> str:
     """`.<stem>.~<pid>~`: a temp file is hidden, names what it will become, and says which process writes it — so
     the temp files of a killed process can be found and removed later (`remove_orphan_temp_files`) while those of
     a running one are never touched."""
-    return f".{Path(destination).stem[:40]}.~{os.getpid()}~"
+    return f".{Path(destination).stem[:40]}.~{os.getpid()}@{_HOST}~"
 
 
-_TEMP_PID = re.compile(r"^\..*?\.~(\d+)~")
+# Which machine wrote a temp file: a project folder shared by several machines (a Ray cluster) holds temp files
+# of processes that are alive elsewhere — only this machine's dead processes' files are ever removed.
+_HOST = hashlib.sha256(socket.gethostname().encode()).hexdigest()[:6]
+_TEMP_PID = re.compile(r"^\..*?\.~(\d+)@([0-9a-f]{6})~")
 
 
 def _alive(pid: int) -> bool:
@@ -105,7 +110,7 @@ def remove_orphan_temp_files(folder: str | os.PathLike[str]) -> int:
         return 0
     for entry in entries:
         match = _TEMP_PID.match(entry.name)
-        if match is None or _alive(int(match.group(1))):
+        if match is None or match.group(2) != _HOST or _alive(int(match.group(1))):
             continue
         try:
             if entry.is_dir() and not entry.is_symlink():

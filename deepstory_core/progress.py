@@ -121,6 +121,11 @@ def line_open() -> bool:
     return _LINE_OPEN[0]
 
 
+def forget_open_line() -> None:
+    """A new command starts on a fresh line (the CLI calls this first)."""
+    _LINE_OPEN[0] = False
+
+
 class StderrProgressBar:
     """A one-line text bar on stderr with the time left, redrawn at most ~10 times a second."""
 

@@ -275,7 +275,7 @@ def test_speak_end_to_end_with_espeak_voices(home, capsys):
     (project_dir,) = (home / "projects").iterdir()
     data = json.loads((project_dir / PROJECT_FILE).read_text(encoding="utf-8"))
     assert len({entry["voice_id"] for entry in data["cast"].values()}) == 5
-    assert sorted(p.name for p in project_dir.iterdir()) == ["artifacts", PROJECT_FILE]
+    assert sorted(p.name for p in project_dir.iterdir()) == [".job.lock", "artifacts", PROJECT_FILE]  # + the lock
     voice_files = {p: p.stat().st_mtime_ns for p in (project_dir / "artifacts" / VOICE_STAGE).iterdir()}
     code, stdout2, _ = speak(capsys, story, "-o", out)
     assert code == 0 and stdout2 == stdout

@@ -31,6 +31,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     _report_warnings()
+    from ..progress import forget_open_line
+
+    forget_open_line()
     try:
         return int(args.func(args) or 0)
     except DeepstoryError as err:
