@@ -334,7 +334,7 @@ def test_huge_photo_is_downscaled_on_load_and_the_upload_keeps_the_original(tmp_
     assert loaded.shape == (MAX_PORTRAIT_SIDE // 2, MAX_PORTRAIT_SIDE, 3)
 
 
-def test_base_streams_long_audio_in_pieces_with_exact_frame_count(tmp_path, made, monkeypatch, capsys):
+def test_base_streams_long_audio_in_pieces_with_exact_frame_count(tmp_path, monkeypatch, capsys):
     """#12 item 7: `base` reads a long WAV in SEGMENT_SECONDS pieces (never whole) and still gives every frame."""
     from deepstory_core.audio import WavStream
     from deepstory_core.cli import base as base_cli
@@ -352,8 +352,11 @@ def test_base_streams_long_audio_in_pieces_with_exact_frame_count(tmp_path, made
         t = np.arange(int(16000 * seconds)) / 16000
         tone = (np.sin(2 * np.pi * 220 * t) * 8000).astype(np.int16)
         w.writeframes(np.stack([tone, tone], axis=1).tobytes())
+    from deepstory_core.portraits import builtin_portraits
+
     out = tmp_path / "base.npy"
-    assert main(["base", str(wav), "--face", str(made["portrait"]), "-o", str(out), "--quiet"]) == 0
+    face = builtin_portraits()[0].path           # a real face: the built-in lip-sync rigs the face it finds
+    assert main(["base", str(wav), "--face", str(face), "-o", str(out), "--quiet"]) == 0
     frames = np.load(out, mmap_mode="r")
     assert frames.shape == (int(np.ceil(seconds * 25)), 128, 96, 3)
     assert max(reads) == 2 * 16000 and len(reads) == 3
