@@ -7,6 +7,7 @@ thread runs the queue; it waits while any other job runs on the machine, so rend
 
 from __future__ import annotations
 
+import functools
 import threading
 import time
 import uuid
@@ -146,14 +147,15 @@ class RenderQueue:
                       error=status.error if status is not None else "the job vanished")
 
 
-_QUEUE: RenderQueue | None = None
 _QUEUE_GUARD = threading.Lock()
 
 
+@functools.cache
+def _the_queue() -> RenderQueue:
+    return RenderQueue()
+
+
 def render_queue() -> RenderQueue:
-    """The one queue of this process (the studio's sidebar shows it)."""
-    global _QUEUE
+    """The one queue of this process (the studio's sidebar shows it); made once, under a lock."""
     with _QUEUE_GUARD:
-        if _QUEUE is None:
-            _QUEUE = RenderQueue()
-        return _QUEUE
+        return _the_queue()

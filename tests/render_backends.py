@@ -93,6 +93,13 @@ def register() -> None:
     register_backend(BackendSpec("animate", "cheap", _load_motion, lambda: "cheap-motion-1", supports_full_frame=True))
 
 
+def png_bytes(image: np.ndarray) -> bytes:
+    """An RGB image as PNG bytes (what an upload holds)."""
+    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
+    assert ok
+    return data.tobytes()
+
+
 def face_image(seed: int) -> np.ndarray:
     """A 128×96 'aligned face' test image (used as is: no face detection needed)."""
     rng = np.random.default_rng(seed)

@@ -12,6 +12,7 @@ screenshots under `tests/output/browser/`. Every request the page makes must go 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -21,6 +22,7 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 import cv2
@@ -63,10 +65,6 @@ def _wait_healthy(url: str, server: subprocess.Popen, timeout: float = 60) -> No
     raise TimeoutError("the studio did not start within 60 s")
 
 
-def _png(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
-    assert ok
-    return data.tobytes()
 
 
 def _prepare_projects(home: Path) -> dict[str, Path]:
@@ -80,7 +78,7 @@ def _prepare_projects(home: Path) -> dict[str, Path]:
     slow = create_project("Slow lighthouse", home)
     slow.settings = slow.settings.with_changes(base_backend="slow", animate_backend="cheap", cut_size=2_000_000)
     slow.set_story(SLOW_STORY)
-    slow.cast["Narrator"] = CastEntry("espeak:en+m3", slow.add_upload(_png(render_backends.face_image(3)), "f.png"))
+    slow.cast["Narrator"] = CastEntry("espeak:en+m3", slow.add_upload(render_backends.png_bytes(render_backends.face_image(3)), "f.png"))
     slow.save()
     prepare_soundtrack(slow)
     made["slow"] = slow.root
@@ -89,8 +87,8 @@ def _prepare_projects(home: Path) -> dict[str, Path]:
     noface.settings = noface.settings.with_changes(base_backend="cheap", animate_backend="cheap")
     noface.set_story(STORY)
     texture = np.random.default_rng(3).integers(90, 160, (240, 200, 3)).astype(np.uint8)
-    noface.cast["Alice"] = CastEntry("espeak:en-us+f2", noface.add_upload(_png(render_backends.face_image(1)), "a.png"))
-    noface.cast["Bob"] = CastEntry("espeak:en+m3", noface.add_upload(_png(texture), "noface.png"))
+    noface.cast["Alice"] = CastEntry("espeak:en-us+f2", noface.add_upload(render_backends.png_bytes(render_backends.face_image(1)), "a.png"))
+    noface.cast["Bob"] = CastEntry("espeak:en+m3", noface.add_upload(render_backends.png_bytes(texture), "noface.png"))
     noface.save()
     prepare_soundtrack(noface)
     made["noface"] = noface.root
@@ -98,7 +96,7 @@ def _prepare_projects(home: Path) -> dict[str, Path]:
     motion = create_project("Motion sliders", home)
     motion.settings = motion.settings.with_changes(base_backend="cheap", animate_backend="cheap")
     motion.set_story("Alice: Hello!\n")
-    motion.cast["Alice"] = CastEntry("espeak:en-us+f2", motion.add_upload(_png(render_backends.face_image(1)), "a.png"))
+    motion.cast["Alice"] = CastEntry("espeak:en-us+f2", motion.add_upload(render_backends.png_bytes(render_backends.face_image(1)), "a.png"))
     motion.save()
     made["motion"] = motion.root
     return made
@@ -206,11 +204,17 @@ def _open_project(page, label: str, url: str) -> None:
     raise AssertionError(f"the project select did not stay on {label!r}")
 
 
-def _failure(page, name: str) -> None:
-    _shoot(page, f"failure-{name}")   # what the page showed when a wait ran out
-    (OUTPUT / f"failure-{name}.html").write_text(page.content(), encoding="utf-8")
-    print("buttons at failure:", page.get_by_role("button").all_inner_texts())
-    print("text at failure:", page.inner_text("body")[:4000])
+@contextlib.contextmanager
+def _on_failure(page, name: str) -> Iterator[None]:
+    """What the page showed when a step failed: a screenshot, its HTML, its buttons and text."""
+    try:
+        yield
+    except Exception:
+        _shoot(page, f"failure-{name}")
+        (OUTPUT / f"failure-{name}.html").write_text(page.content(), encoding="utf-8")
+        print("buttons at failure:", page.get_by_role("button").all_inner_texts())
+        print("text at failure:", page.inner_text("body")[:4000])
+        raise
 
 
 def test_paste_render_export_with_burned_subtitles(studio, browser_page):
@@ -218,7 +222,7 @@ def test_paste_render_export_with_burned_subtitles(studio, browser_page):
 
     url, tmp_path, _ = studio
     page, foreign = browser_page
-    try:
+    with _on_failure(page, "export"):
         # a fresh tab on a page's URL still opens inside the studio's frame, on that page
         page.goto(f"{url}/cast", timeout=60_000)
         page.get_by_test_id("stSidebarNav").get_by_role("link", name="Models").wait_for(timeout=60_000)
@@ -278,9 +282,6 @@ def test_paste_render_export_with_burned_subtitles(studio, browser_page):
         _goto(page, "Models")
         page.locator("canvas").first.wait_for(timeout=20_000)
         _shoot(page, "7-models")
-    except Exception:
-        _failure(page, "export")
-        raise
 
     video_s, audio_s = stream_durations(downloads["mp4"])
     assert 3.0 < video_s < 30.0, video_s
@@ -299,7 +300,7 @@ def test_paste_render_export_with_burned_subtitles(studio, browser_page):
 
 def test_rename_then_another_page(studio, browser_page):
     page, foreign = browser_page
-    try:
+    with _on_failure(page, "rename"):
         sidebar = page.get_by_test_id("stSidebar")
         name = sidebar.get_by_role("textbox", name="Project name", exact=True)
         if not name.is_visible():
@@ -318,9 +319,6 @@ def test_rename_then_another_page(studio, browser_page):
         page.keyboard.press("Escape")
         assert labels.count("Lighthouse Storm") == 1 and "Browser test" not in labels, labels   # no phantom entry
         _shoot(page, "8-renamed-cast")
-    except Exception:
-        _failure(page, "rename")
-        raise
     assert not foreign, foreign
 
 
@@ -329,7 +327,7 @@ def test_table_edit_survives_a_second_parse(studio, browser_page):
     page, foreign = browser_page
     from deepstory_core.project import Project, list_projects
 
-    try:
+    with _on_failure(page, "table"):
         _goto(page, "Story")
         canvas = page.locator("[data-testid=stDataFrame] canvas, [data-testid=stDataFrameGlideDataEditor] canvas")
         canvas.first.wait_for(timeout=20_000)
@@ -361,9 +359,6 @@ def test_table_edit_survives_a_second_parse(studio, browser_page):
         page.get_by_text(re.compile("did not change|would be lost")).first.wait_for(timeout=20_000)   # kept, or asked
         _settle(page)
         _shoot(page, "10-reparsed")
-    except Exception:
-        _failure(page, "table")
-        raise
     project = next(Project.open(p.root) for p in list_projects(tmp_path / "projects")
                    if p.name == "Lighthouse Storm")
     assert project.sentence_rows[0]["text"] == "Good evening, Bob."
@@ -372,7 +367,7 @@ def test_table_edit_survives_a_second_parse(studio, browser_page):
 
 def test_double_click_render_all_and_progress_inside_one_chunk(studio, browser_page):
     page, foreign = browser_page
-    try:
+    with _on_failure(page, "progress"):
         _open_project(page, "Slow lighthouse", studio[0])
         _goto(page, "Base")
         page.get_by_role("button", name="Render all").dblclick()
@@ -393,15 +388,12 @@ def test_double_click_render_all_and_progress_inside_one_chunk(studio, browser_p
         page.get_by_text("1 of 1 chunks rendered").wait_for(timeout=60_000)
         _settle(page)
         _shoot(page, "12-base-done")
-    except Exception:
-        _failure(page, "progress")
-        raise
     assert not foreign, foreign
 
 
 def test_no_face_flagged_before_rendering(studio, browser_page):
     page, foreign = browser_page
-    try:
+    with _on_failure(page, "noface"):
         _open_project(page, "No face here", studio[0])
         _goto(page, "Base")
         page.get_by_text("No face found").first.wait_for(timeout=30_000)
@@ -410,9 +402,6 @@ def test_no_face_flagged_before_rendering(studio, browser_page):
         _goto(page, "Cast")
         page.get_by_text("No face found").first.wait_for(timeout=30_000)
         _shoot(page, "14-cast-no-face")
-    except Exception:
-        _failure(page, "noface")
-        raise
     assert not foreign, foreign
 
 
@@ -422,7 +411,7 @@ def test_motion_slider_changes_the_preview(studio, browser_page):
     from deepstory_core.video import iter_video_frames
 
     preview_dir = projects["motion"] / "artifacts" / "preview"
-    try:
+    with _on_failure(page, "motion"):
         _open_project(page, "Motion sliders", studio[0])
         _goto(page, "Cast")
         page.get_by_text("Motion", exact=True).first.click()
@@ -445,9 +434,6 @@ def test_motion_slider_changes_the_preview(studio, browser_page):
         page.locator("[data-testid=stExpander] video").first.wait_for(timeout=30_000)
         _settle(page)
         _shoot(page, "15-cast-motion-preview")
-    except Exception:
-        _failure(page, "motion")
-        raise
     second = [p for p in preview_dir.glob("*.mp4") if p not in first]
     assert len(second) == 1
     a = np.concatenate(list(iter_video_frames(first[0])))

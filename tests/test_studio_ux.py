@@ -32,10 +32,6 @@ def _cheap_backends():
     render_backends.register()
 
 
-def _png(image: np.ndarray) -> bytes:
-    ok, data = cv2.imencode(".png", np.ascontiguousarray(image[..., ::-1]))
-    assert ok
-    return data.tobytes()
 
 
 def _project(root: Path, story: str = STORY) -> Project:
@@ -44,7 +40,7 @@ def _project(root: Path, story: str = STORY) -> Project:
                                                      animate_backend="cheap")
     project.set_story(story)
     for speaker, seed, voice in (("Alice", 1, "espeak:en-us+f2"), ("Bob", 2, "espeak:en+m3")):
-        project.cast[speaker] = CastEntry(voice, project.add_upload(_png(render_backends.face_image(seed)), "f.png"))
+        project.cast[speaker] = CastEntry(voice, project.add_upload(render_backends.png_bytes(render_backends.face_image(seed)), "f.png"))
     project.save()
     return project
 
@@ -225,7 +221,7 @@ def test_face_checks_flag_a_portrait_without_a_face(tmp_path):
 
     project = _project(tmp_path / "p")
     texture = np.random.default_rng(3).integers(90, 160, (240, 200, 3)).astype(np.uint8)
-    project.cast["Bob"] = CastEntry("espeak:en+m3", project.add_upload(_png(texture), "noface.png"))
+    project.cast["Bob"] = CastEntry("espeak:en+m3", project.add_upload(render_backends.png_bytes(texture), "noface.png"))
     project.save()
     checks = {c.speaker: c for c in check_cast(project)}
     assert checks["Alice"].ok and checks["Alice"].detector == "aligned"
