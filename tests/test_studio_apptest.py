@@ -562,3 +562,18 @@ def test_lip_sync_score_is_measured_and_shown_in_the_table(project):
     at.run()
     shown = [c.value for c in at.caption if "lip-sync" in c.value]
     assert shown and ("weak lip-sync" in shown[0] or "lip-sync ok" in shown[0]), [c.value for c in at.caption]
+
+
+def test_render_queue_from_the_export_page_shows_in_the_sidebar(project):
+    from deepstory_core.render_queue import render_queue
+
+    at = _app("export")
+    at.button(key="queue_add").click()
+    at.run()
+    _no_exception(at)
+    assert render_queue().wait_idle(120)
+    assert render.export_path(project).is_file()
+    at = _app()
+    said = "\n".join(m.value for m in at.sidebar.markdown)
+    assert "Test story — done" in said, said
+    render_queue().clear_finished()
