@@ -83,6 +83,7 @@ class _Driving:
     rest_gap: float                 # inner-lip gap of the first frame, mouth widths (≥ 0)
     pivot: np.ndarray               # (2,) between the eyes: head motion is expressed about it
     eyes: list[tuple[np.ndarray, float, float]]   # per eye: opening pixels (N, 2), open brightness, shut brightness
+    last_closure: float = 0.0       # the previous frame's raw eyelid reading
 
     @classmethod
     def from_frame(cls, frame: np.ndarray) -> _Driving:
@@ -132,7 +133,10 @@ class _Driving:
         # the upper lip moves little and its tracking is noisy: lean on the jaw, which it follows
         upper = float(np.clip(0.5 * (upper + 0.4 * self.rest_gap) + 0.5 * UPPER_PER_JAW * jaw, -0.02, 0.12))
         coefs = np.array([1.0, jaw, upper, max(widen, 0.0), max(-widen, 0.0), 0.0], np.float32)
-        closure = max(_eye_closure(gray, inv, probe) for probe in self.eyes)
+        # both eyes must agree (a blink closes both; glare on one lens of a pair of glasses does not), and a
+        # closure must last two frames (a blink rests shut for ≥ 2 frames; a one-frame flicker is a misreading)
+        raw = min(_eye_closure(gray, inv, probe) for probe in self.eyes)
+        closure, self.last_closure = min(raw, self.last_closure), raw
         return head, coefs, closure
 
 
