@@ -20,7 +20,7 @@ from scipy.signal import resample_poly
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from deepstory_core.settings import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME  # noqa: E402
+from deepstory_kernel.media import FPS, SAMPLE_RATE, SAMPLES_PER_FRAME  # noqa: E402
 from modules.classic.lipsync import BuiltinLipSync  # noqa: E402
 
 
