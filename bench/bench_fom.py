@@ -14,9 +14,12 @@ from __future__ import annotations
 
 import argparse
 import copy
+import functools
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -51,8 +54,7 @@ def original_call_order(kp_detector, generator, source, driving):
 def _smooth_random(rng: np.random.Generator, shape: tuple[int, ...]) -> np.ndarray:
     import cv2
 
-    img = rng.random(shape[-3:]).astype(np.float32)
-    img = cv2.GaussianBlur(img, (0, 0), 3)
+    img = cv2.GaussianBlur(rng.random(shape[-3:]).astype(np.float32), (0, 0), 3)
     return (255 * (img - img.min()) / (np.ptp(img) + 1e-6)).astype(np.uint8)
 
 
@@ -75,6 +77,7 @@ def main() -> int:
     torch.manual_seed(0)
     kp_detector, generator = build_fom(load_fom_config(VOX_YAML), "cpu")
     with torch.no_grad():   # a non-trivial jacobian head so the relative jacobian path does real work
+        assert kp_detector.jacobian is not None
         kp_detector.jacobian.weight.normal_(0, 1e-3)
     kp_detector, generator = kp_detector.to(device), generator.to(device)
     rng = np.random.default_rng(0)
@@ -86,13 +89,13 @@ def main() -> int:
 
     variants = ["channels_last"] if args.channels_last else [v.strip() for v in args.variants.split(",") if v.strip()]
     # The machine is shared: the runs are interleaved frame by frame so that load changes hit all of them alike.
-    runs: dict[str, object] = {"original": lambda: original_call_order(kp_detector, generator, source, driving)}
+    runs: dict[str, Callable[[], Any]] = {"original": lambda: original_call_order(kp_detector, generator, source, driving)}
     warm_s: dict[str, float] = {}
     for variant in variants:
         options = FomAnimatorOptions(batch_size=args.batch_size or None, channels_last="channels_last" in variant,
                                      compile="compile" in variant, bf16=args.bf16, precision=args.precision)
         animator = FomAnimator(copy.deepcopy(kp_detector), copy.deepcopy(generator), options, device=device)
-        runs[variant] = lambda a=animator: a.animate_tensors(source, [driving])
+        runs[variant] = functools.partial(animator.animate_tensors, source, [driving])
     for name, make in runs.items():                      # warm-up: oneDNN primitives, allocator, torch.compile
         t0 = time.perf_counter()
         first = make()

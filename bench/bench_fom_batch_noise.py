@@ -53,7 +53,7 @@ def main() -> None:
     frames = torch.load(REFERENCE / "reduced_generator_relative_adapt.pt", weights_only=True)["frames"]
 
     worst = 0.0
-    cases = [("reference weights", "reference inputs", None)]
+    cases: list[tuple[str, str, int | None]] = [("reference weights", "reference inputs", None)]
     cases += [("reference weights", f"random inputs seed {s}", s) for s in range(args.seeds)]
     cases += [(f"random weights seed {s}", f"random inputs seed {s}", s) for s in range(args.seeds // 2)]
     for weights, what, seed in cases:
@@ -62,7 +62,7 @@ def main() -> None:
             kp.load_state_dict(state["kp_detector"], strict=True)
             gen.load_state_dict(state["generator"], strict=True)
         else:
-            torch.manual_seed(1000 + seed)
+            torch.manual_seed(1000 + (seed or 0))
             kp, gen = build_fom(config)
         kp.eval()
         gen.eval()

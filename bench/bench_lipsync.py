@@ -31,7 +31,9 @@ def main() -> None:
     speech = resample_poly(data.astype(np.float32) / 32768.0, SAMPLE_RATE, rate).astype(np.float32)
     n_frames = int(seconds * FPS)
     audio = np.resize(speech, n_frames * SAMPLES_PER_FRAME)
-    face = cv2.cvtColor(cv2.imread(str(grid / "face_aligned_128x96.bmp")), cv2.COLOR_BGR2RGB)
+    bgr = cv2.imread(str(grid / "face_aligned_128x96.bmp"))
+    assert bgr is not None, "GRID sample face missing"
+    face = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     cv2.setNumThreads(1)
     animator = BuiltinLipSync(batch_size=64)
     start = time.perf_counter()

@@ -79,7 +79,7 @@ def write_base_frames(
         try:
             done = 0
             batches = (animator.animate(audio, identity, seed, phonemes) if style is None else
-                       animator.animate(audio, identity, seed, phonemes, style=style))  # type: ignore[call-arg]
+                       animator.animate(audio, identity, seed, phonemes, style=style))
             for batch in batches:
                 if cancel is not None and cancel.is_set():
                     raise Cancelled()
