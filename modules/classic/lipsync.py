@@ -39,8 +39,9 @@ _RIGS: OrderedDict[str, FaceRig] = OrderedDict()
 _RIGS_LOCK = threading.Lock()
 
 
-def identity_rig(identity: np.ndarray) -> FaceRig:
-    """The rig of an aligned identity (face mesh found once, remembered for its next chunks)."""
+def identity_rig(identity: np.ndarray) -> FaceRig | None:
+    """The rig of an aligned identity (face mesh found once, remembered for its next chunks); None when the face
+    model finds no face in it (a face placed by hand on a picture it cannot read: only the head moves)."""
     from modules.face.mesh import detect_mesh
 
     key = hashlib.sha1(np.ascontiguousarray(identity).data).hexdigest()
@@ -50,8 +51,7 @@ def identity_rig(identity: np.ndarray) -> FaceRig:
             return _RIGS[key]
     mesh = detect_mesh(identity, thorough=False)
     if mesh is None:
-        raise InputError("No face found in the aligned identity image; choose a portrait with a clearly visible "
-                         "face, or place the face by hand in the Cast page.")
+        return None
     rig = FaceRig(identity, mesh.points)
     with _RIGS_LOCK:
         _RIGS[key] = rig
@@ -130,10 +130,22 @@ class BuiltinLipSync:
                              f"(H×W), got {identity.dtype} {identity.shape}; align the portrait first.")
         rig = identity_rig(identity)
         controls = self.controls(audio, seed, phonemes, style)
-        return self._frames(rig, controls)
+        return self._frames(rig, controls, identity)
 
-    def _frames(self, rig: FaceRig, c: dict[str, np.ndarray]) -> Iterator[np.ndarray]:
+    def _head_only(self, identity: np.ndarray, motion: np.ndarray) -> Iterator[np.ndarray]:
+        """No face the model can read: the picture only sways with the head motion (nothing to open or blink)."""
+        pivot = (C.ALIGNED_WIDTH / 2, C.ALIGNED_HEIGHT * 0.7)
+        for start in range(0, len(motion), self.batch_size):
+            part = motion[start:start + self.batch_size]
+            yield np.stack([cv2.warpAffine(identity, motion_matrix(float(dx), float(dy), float(r), pivot),
+                                           identity.shape[1::-1], flags=cv2.INTER_LINEAR,
+                                           borderMode=cv2.BORDER_REPLICATE) for dx, dy, r in part])
+
+    def _frames(self, rig: FaceRig | None, c: dict[str, np.ndarray], identity: np.ndarray) -> Iterator[np.ndarray]:
         n = len(c["opening"])
+        if rig is None:
+            yield from self._head_only(identity, c["motion"])
+            return
         pose = MouthPose(c["jaw"], c["upper"], c["spread"], c["round"], c["tuck_raise"], c["blink"])
         pivot = (float(rig.origin[0]), float(rig.origin[1]))
         rest = rig.render(MouthPose(*(np.zeros(1, np.float32) for _ in range(6))))[0]

@@ -257,7 +257,8 @@ class BuiltinMotionTransfer:
 
                 mesh_d = _mesh_points(first)
                 if mesh_d is None:
-                    raise InputError("No face found in the portrait or in the driving video.")
+                    raise InputError("No face found in the portrait or in the driving video; place the face by "
+                                     "hand on a photo that shows one.")
                 back = to_target @ np.vstack([cv2.invertAffineTransform(aligned_matrix(geometry)), [0, 0, 1]])
                 mesh = mesh_d @ back[:2, :2].T + back[:2, 2]
             return FaceRig(image, mesh), mesh
@@ -274,6 +275,10 @@ class BuiltinMotionTransfer:
         memory. Raises InputError when the portrait has no findable face.
         """
         rgb = to_rgb_uint8(portrait)
+        if geometry is not None and _mesh_points(rgb) is None:
+            # a face placed by hand on a picture the face model cannot read: nothing to re-enact, the frame stays
+            yield from self._still(rgb, full_frame, geometry, driving)
+            return
         reference: _Driving | None = None
         target: _Target | None = None
         scale = 1.0
@@ -300,6 +305,13 @@ class BuiltinMotionTransfer:
                     out, filled = None, 0
             if out is not None and filled:
                 yield out[:filled]
+
+    @staticmethod
+    def _still(rgb: np.ndarray, full_frame: bool, geometry: FaceGeometry, driving: Iterable[np.ndarray]
+               ) -> Iterator[np.ndarray]:
+        image = rgb if full_frame else warp_similarity(rgb, clip_matrix(geometry, CLIP_SIZE), (CLIP_SIZE, CLIP_SIZE))
+        for batch in driving:
+            yield np.repeat(image[None], len(_as_batch(batch)), axis=0)
 
     def _render(self, t: _Target, ref: _Driving, frame: np.ndarray, scale: float, out: np.ndarray) -> None:
         head, coefs, closure = ref.measure(frame)
