@@ -2,7 +2,8 @@
 
 The router and the frame: pages listed once, session defaults, the sidebar shared by all pages (project and memory
 panel). Everything a page does is a call into `deepstory_core`; loaded models live in the library's one model
-cache (`deepstory_core.models`), shared by every browser session of this server, which the memory panel lists.
+cache (`deepstory_core.models`, held in `st.cache_resource`), shared by every browser session of this server,
+which the memory panel lists.
 """
 
 from __future__ import annotations
@@ -11,13 +12,23 @@ from pathlib import Path
 
 import streamlit as st
 
-from deepstory_core.models import evict_models, loaded_models, memory_report
+from deepstory_core import models
+from deepstory_core.models import ModelCache, evict_models, loaded_models, memory_report
 from deepstory_core.project import list_projects
 from deepstory_kernel.errors import DeepstoryError
 from ui import session
 
 ICON = Path(__file__).resolve().parent / "ui" / "icon.png"   # served by this server: the studio fetches nothing else
 st.set_page_config(page_title="Deepstory Studio", page_icon=str(ICON), layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def _model_cache() -> ModelCache:
+    """The studio's models live in Streamlit's resource cache: one ModelCache for the server, evicted by stage."""
+    return ModelCache()
+
+
+models.install_cache(_model_cache())
 
 PAGES = [
     st.Page("pages/story.py", title="Story", icon=":material/edit_note:", default=True),

@@ -98,6 +98,14 @@ class ModelCache:
 MODELS = ModelCache()  # the process-wide cache: the CLI, the studio (all its sessions) and the stages share it
 
 
+def install_cache(cache: ModelCache) -> None:
+    """Make `cache` the one the library loads into. The studio passes a cache held by `st.cache_resource`, so its
+    models live in Streamlit's resource cache (shared by every session, kept across reruns and page switches) while
+    loading and eviction still go through this module's single API."""
+    global MODELS
+    MODELS = cache
+
+
 def load(model_id: str, loader: Callable[[], Any]) -> Any:
     """The loaded model `model_id`, loading it with `loader()` on first use."""
     return MODELS.get(model_id, loader)
