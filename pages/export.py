@@ -11,6 +11,7 @@ import streamlit as st
 from deepstory_core import render
 from deepstory_core.backends import full_frame_problem
 from deepstory_core.burn_in import POSITIONS, SIZES
+from deepstory_core.cleanup import clean_up
 from deepstory_core.demo import is_demo
 from deepstory_core.distributed import cluster_problem
 from deepstory_core.exported import download_name, safe_export_state
@@ -123,4 +124,13 @@ elif not busy:
     st.info("Nothing exported yet: press **" + label + "**" +
             (" — the demo story, cast and voices are ready, nothing to download." if label == "Render the demo"
              else "."))
+
+with st.expander("Clean up"):
+    st.caption("Deletes renders the current story, cast and backends no longer use (older texts, voices, "
+               "portraits, seeds). Everything in use stays; a removed render is made again if its choice returns.")
+    if st.button("Delete unused renders", key="clean_up", disabled=busy, icon=":material/delete_sweep:"):
+        removed = clean_up(project)
+        total = sum(removed.values())
+        st.success(f"Removed {total} unused render file{'s' if total != 1 else ''}." if total else
+                   "Nothing to remove: every render is in use.")
 next_step("Export")

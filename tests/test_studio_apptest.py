@@ -577,3 +577,18 @@ def test_render_queue_from_the_export_page_shows_in_the_sidebar(project):
     said = "\n".join(m.value for m in at.sidebar.markdown)
     assert "Test story — done" in said, said
     render_queue().clear_finished()
+
+
+def test_clean_up_removes_only_unused_renders(project):
+    render.render_story(project, until="animate")
+    clips = sorted(project.store.root.glob("clip/*.mp4"))
+    assert clips
+    stale = clips[0].with_name("0" * 24 + clips[0].suffix)       # a clip no current chunk names
+    stale.write_bytes(clips[0].read_bytes())
+    at = _app("export")
+    at.button(key="clean_up").click().run()
+    _no_exception(at)
+    assert any("Removed" in s.value for s in at.success), [s.value for s in at.success]
+    assert not stale.exists() and all(clip.exists() for clip in clips)
+    at.button(key="clean_up").click().run()
+    assert any("Nothing to remove" in s.value for s in at.success)
