@@ -45,19 +45,29 @@ class BackendSpec:
         return f"{self.stage}:{self.name}"
 
 
+def _source_hash(packages: tuple[str, ...]) -> str:
+    digest = hashlib.sha256()
+    for package in packages:
+        module_file = importlib.import_module(package).__file__
+        assert module_file is not None
+        for source in sorted(Path(module_file).parent.glob("*.py")):
+            digest.update(source.name.encode())
+            digest.update(source.read_bytes())
+    return digest.hexdigest()[:24]
+
+
+_SOURCE_HASHES: dict[tuple[str, ...], str] = {}   # per process: the sources do not change under a running program
+
+
 def _source_fingerprint(*packages: str) -> Callable[[], str]:
     """A built-in backend's fingerprint: a hash of its packages' source files, so any change to the code that
-    makes its frames (lip-sync, transfer, face alignment) gives new artifact keys — no version to forget."""
+    makes its frames (lip-sync, transfer, face alignment) gives new artifact keys — no version to forget. Read once
+    per process (every plan and preview asks for it); a plain closure, so Ray can ship it to workers."""
 
     def fingerprint() -> str:
-        digest = hashlib.sha256()
-        for package in packages:
-            module_file = importlib.import_module(package).__file__
-            assert module_file is not None
-            for source in sorted(Path(module_file).parent.glob("*.py")):
-                digest.update(source.name.encode())
-                digest.update(source.read_bytes())
-        return digest.hexdigest()[:24]
+        if packages not in _SOURCE_HASHES:
+            _SOURCE_HASHES[packages] = _source_hash(packages)
+        return _SOURCE_HASHES[packages]
 
     return fingerprint
 

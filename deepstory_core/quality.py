@@ -14,8 +14,9 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import cv2
@@ -489,7 +490,12 @@ def score_frames(batches: Iterable[np.ndarray], audio: np.ndarray, sample_rate: 
 def score_video(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: int,
                 phonemes: Sequence[PhonemeEvent] = (), portrait: np.ndarray | None = None,
                 landmarker: Any = None) -> LipSyncScore:
-    """`score_frames` on a video file, decoded in batches."""
-    from .video import iter_video_frames
+    """`score_frames` on a rendered file, streamed in batches: an mp4 clip, or a base's uint8 `.npy` frames."""
+    from .video import READ_BATCH, iter_video_frames, open_frames_npy
 
-    return score_frames(iter_video_frames(path), audio, sample_rate, phonemes, portrait, landmarker)
+    if Path(path).suffix == ".npy":
+        frames = open_frames_npy(path)                  # memory-mapped: one batch in memory at a time
+        batches: Iterator[np.ndarray] = (frames[i:i + READ_BATCH] for i in range(0, len(frames), READ_BATCH))
+    else:
+        batches = iter_video_frames(path)
+    return score_frames(batches, audio, sample_rate, phonemes, portrait, landmarker)

@@ -65,7 +65,7 @@ def score_chunk(project: Any, chunk_index: int, stage: str = "animate", landmark
     statuses = chunk_status(project)
     if not 0 <= chunk_index < len(statuses):
         raise InputError(f"Chunk {chunk_index + 1} does not exist; the story has {len(statuses)} chunks.")
-    return _score(project, statuses[chunk_index], stage, landmarker)
+    return _score(project, statuses[chunk_index], stage, landmarker, _plan(project))
 
 
 def score_missing(project: Any, stage: str = "animate", landmarker: Any = None) -> dict[int, LipSyncScore]:
@@ -74,11 +74,12 @@ def score_missing(project: Any, stage: str = "animate", landmarker: Any = None) 
 
     statuses = chunk_status(project)
     have = chunk_scores(project, statuses)
-    return {s.index: _score(project, s, stage, landmarker) for s in statuses
-            if (s.base if stage == "base" else s.clip) and stage not in have.get(s.index, {})}
+    todo = [s for s in statuses if (s.base if stage == "base" else s.clip) and stage not in have.get(s.index, {})]
+    plan = _plan(project) if todo else None          # planned once for all chunks, not once per chunk
+    return {s.index: _score(project, s, stage, landmarker, plan) for s in todo}
 
 
-def _score(project: Any, status: Any, stage: str, landmarker: Any) -> LipSyncScore:
+def _score(project: Any, status: Any, stage: str, landmarker: Any, plan: Any) -> LipSyncScore:
     from .identities import load_portrait_image, portrait_ref
     from .stages.voice import load_chunk_audio, load_chunk_phonemes
 
@@ -88,8 +89,9 @@ def _score(project: Any, status: Any, stage: str, landmarker: Any) -> LipSyncSco
     stored = stored_score(project, Path(video))
     if stored is not None:
         return stored
-    chunk = _plan(project).chunks[status.index]
-    portrait = load_portrait_image(project, portrait_ref(project, status.speaker))
+    chunk = plan.chunks[status.index]
+    # a base shows the aligned 128×96 identity, not the portrait: identity and seam are judged on clips only
+    portrait = load_portrait_image(project, portrait_ref(project, status.speaker)) if stage == "animate" else None
     score = score_video(video, load_chunk_audio(project, chunk), project.settings.sample_rate,
                         load_chunk_phonemes(project, chunk), portrait, landmarker)
     project.store.write_json(STAGE, _key(Path(video)), score.to_dict())

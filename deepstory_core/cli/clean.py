@@ -6,11 +6,10 @@ import argparse
 import sys
 from pathlib import Path
 
-from deepstory_kernel.errors import InputError
-
 from ..cleanup import clean_up
 from ..jobs import ProjectLock
-from ..project import PROJECT_FILE, Project
+from ..project import Project
+from .common import existing_project_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -23,9 +22,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    root = Path(args.project)
-    if not (root / PROJECT_FILE).is_file():
-        raise InputError(f"{root} is not a project folder (it has no {PROJECT_FILE}).")
+    root = existing_project_folder(Path(args.project))
     with ProjectLock(root):   # never while a render of this project runs
         removed = clean_up(Project.open(root))
     summary = ", ".join(f"{count} in {stage}/" for stage, count in removed.items()) or "nothing to check"

@@ -44,6 +44,13 @@ def _holds_work(root: Path) -> bool:
     return artifacts.is_dir() and any(p.is_file() and not p.name.startswith(".") for p in artifacts.rglob("*"))
 
 
+def existing_project_folder(root: Path) -> Path:
+    """A folder the user named as a project: refused in one line unless it holds a project.json."""
+    if not (root / PROJECT_FILE).is_file():
+        raise InputError(f"{root} is not a project folder (it has no {PROJECT_FILE}).")
+    return root
+
+
 def story_project_root(story_path: Path, project_dir: Path | None) -> Path:
     return Path(project_dir) if project_dir else default_project_folder(story_path)
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 from deepstory_kernel.errors import InputError
 
-from ..project import PROJECT_FILE, Project
+from ..project import Project
+from .common import existing_project_folder
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,10 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     from ..quality_chunks import chunk_scores, score_export, score_missing
 
-    root = Path(args.project)
-    if not (root / PROJECT_FILE).is_file():
-        raise InputError(f"{root} is not a project folder (no {PROJECT_FILE}).")
-    project = Project.open(root)
+    project = Project.open(existing_project_folder(Path(args.project)))
     measured = score_missing(project, args.stage)
     scores = chunk_scores(project)
     if not scores:

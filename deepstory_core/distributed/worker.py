@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from deepstory_kernel.errors import DeepstoryError, ModelUnavailableError, StorageError
+from deepstory_kernel.file_facts import sha256_file
 
 from ..artifacts import ArtifactStore
 from ..stages import animate as animate_stage
@@ -60,14 +61,6 @@ class _Reporter:
 
     def is_set(self) -> bool:
         return self._cancelled
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 class StageWorker:
@@ -164,4 +157,4 @@ class StageWorker:
 
     def _artifact(self, key: str, path: Path, frames: int) -> ChunkArtifact:
         data = None if self._store is not None else path.read_bytes()
-        return ChunkArtifact(key, data, hashlib.sha256(data).hexdigest() if data is not None else _sha256(path), frames)
+        return ChunkArtifact(key, data, hashlib.sha256(data).hexdigest() if data is not None else sha256_file(path), frames)

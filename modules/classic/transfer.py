@@ -275,7 +275,7 @@ class BuiltinMotionTransfer:
         memory. Raises InputError when the portrait has no findable face.
         """
         rgb = to_rgb_uint8(portrait)
-        if geometry is not None and _mesh_points(rgb) is None:
+        if geometry is not None and _cached("mesh:" + _digest(rgb), lambda: _mesh_points(rgb)) is None:
             # a face placed by hand on a picture the face model cannot read: nothing to re-enact, the frame stays
             yield from self._still(rgb, full_frame, geometry, driving)
             return
