@@ -147,7 +147,8 @@ def motion_preview(project, speaker: str, progress=None, cancel=None) -> Path:
         from .stages.animate import write_animated_clip
 
         write_animated_clip(silent, np.load(base_file, mmap_mode="r"), transfer, check.image, cancel=cancel,
-                            geometry=check.geometry, on_frames=tracker.advance)
+                            geometry=check.geometry, on_frames=tracker.advance,
+                            track=base_stage.read_track(base_file, frames))
         wav = Path(tmp) / "voice.wav"
         with WavWriter(wav, settings.sample_rate) as writer:
             writer.write(audio)

@@ -363,7 +363,8 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> float | None:
 
 
 BLINK_RISE = 0.2          # eyeBlink blendshape above the clip's resting level…
-BLINK_LID_SHARE = 0.6     # …or the eyelid gap below this share of its resting size: the eyes are closing
+BLINK_LID_SHARE = 0.6     # …or the eyelid gap below this share of its resting size: the eyes are closed
+BLINK_HOLD = 0.5          # within a closure, a frame half as far past the resting level still counts as closed
 BLINK_MIN_FRAMES = 2      # a real blink lasts 100–400 ms; a closure of one frame (40 ms) is a flicker
 
 
@@ -371,24 +372,42 @@ def eye_closures(blink: np.ndarray, eye_open: np.ndarray | None = None) -> tuple
     """(blinks, flickers): separate closures of the eyes lasting ≥ 2 frames, and single-frame ones (a renderer
     glitch: no real eyelid closes and opens within 40 ms). Judged against the clip's own resting level (downcast
     eyes score high all the time; behind glasses or on a painted lid the blendshape may rise only to ~0.3 while
-    the mesh's eyelid gap still halves, so either sign counts)."""
-    b = np.asarray(blink, dtype=np.float64)
-    closed = np.zeros(len(b), dtype=bool)
-    if np.isfinite(b).any():
-        closed |= np.nan_to_num(b, nan=0.0) > float(np.nanmedian(b)) + BLINK_RISE
-    if eye_open is not None and np.isfinite(eye_open).any():
-        o = np.asarray(eye_open, dtype=np.float64)
-        closed |= np.nan_to_num(o, nan=np.inf) < BLINK_LID_SHARE * float(np.nanmedian(o))
-    blinks = flickers = run = 0
-    for c in (*closed, False):
-        if c:
-            run += 1
+    the mesh's eyelid gap still halves, so either sign counts — but a blendshape rise with the eyelid gap wider
+    than at rest is the face model contradicting itself, not a closed eye).
+
+    With hysteresis, as any noisy reading is cut into events: a closure starts where a frame passes the threshold
+    and goes on through frames at least half as far past the resting level, so a shut eye the face model reads
+    as a hair less shut for one frame is one blink, not a blink and a flicker."""
+    n = len(blink)
+    b = np.nan_to_num(np.asarray(blink, dtype=np.float64), nan=-np.inf)
+    o = (np.full(n, np.nan) if eye_open is None else np.asarray(eye_open, dtype=np.float64))
+    b_rest = float(np.nanmedian(blink)) if np.isfinite(b).any() else np.inf
+    o_rest = float(np.nanmedian(o)) if np.isfinite(o).any() else np.nan
+    narrower = np.nan_to_num(o, nan=-np.inf) <= o_rest if np.isfinite(o_rest) else np.ones(n, bool)
+    o = np.nan_to_num(o, nan=np.inf)
+
+    def closed(share: float) -> np.ndarray:
+        shut = (b > b_rest + share * BLINK_RISE) & narrower
+        if np.isfinite(o_rest):
+            shut |= o < o_rest * (1.0 - share * (1.0 - BLINK_LID_SHARE))
+        return shut
+
+    strong, held = closed(1.0), closed(BLINK_HOLD)
+    blinks = flickers = 0
+    start = 0
+    while start < n:                       # each run of held frames holding a strong one is one closure
+        if not held[start]:
+            start += 1
             continue
-        if run >= BLINK_MIN_FRAMES:
-            blinks += 1
-        elif run:
-            flickers += 1
-        run = 0
+        stop = start
+        while stop < n and held[stop]:
+            stop += 1
+        if strong[start:stop].any():
+            if stop - start >= BLINK_MIN_FRAMES:
+                blinks += 1
+            else:
+                flickers += 1
+        start = stop
     return blinks, flickers
 
 
@@ -417,9 +436,11 @@ def _bilabial_closed(events: Sequence[PhonemeEvent], gap: np.ndarray, closed_bel
 
 
 def score_series(series: FrameSeries, rms: np.ndarray, phonemes: Sequence[PhonemeEvent] = (),
-                 samples_per_frame: float = 882.0, fps: int = FPS) -> LipSyncScore:
+                 samples_per_frame: float = 882.0, fps: int = FPS, clips: Sequence[int] = ()) -> LipSyncScore:
     """The score of measured frames against the audio's loudness per frame (`frame_rms`) and its phoneme events
-    (sample positions at `samples_per_frame` per frame), when the voice gave them."""
+    (sample positions at `samples_per_frame` per frame), when the voice gave them. `clips`: the frame counts of
+    consecutive clips of different portraits (a story's chunks): eyes are judged against each clip's own resting
+    level (one speaker's downcast eyes are not a 5-second blink next to another's open ones)."""
     jaw, gap, blink, eye_open, rest = (np.asarray(v, dtype=np.float64) for v in (
         series.jaw_open, series.lip_gap, series.blink, series.eye_open, series.rest_gap))
     n = len(jaw)
@@ -437,7 +458,12 @@ def score_series(series: FrameSeries, rms: np.ndarray, phonemes: Sequence[Phonem
     bilabial, bilabials = _bilabial_closed(phonemes, gap, closed_below, samples_per_frame,
                                            int(n * samples_per_frame))
     minutes = n / fps / 60.0
-    blink_count, flicker_count = eye_closures(blink, eye_open)
+    blink_count = flicker_count = 0
+    bounds = np.cumsum([0, *clips]) if clips and sum(clips) == n else np.array([0, n])
+    for start, stop in zip(bounds[:-1], bounds[1:]):
+        found_blinks, found_flickers = eye_closures(blink[start:stop], eye_open[start:stop])
+        blink_count += found_blinks
+        flicker_count += found_flickers
     blinks = blink_count / minutes if minutes > 0 else 0.0
     ssim = float(np.median(series.ssim)) if series.ssim else None
     seam = float(np.median(series.seam)) if series.seam else None

@@ -123,7 +123,7 @@ def score_export(project: Any, video: str | Path, landmarker: Any = None) -> Lip
         rms.append(frame_rms(load_chunk_audio(project, chunk), project.settings.sample_rate, chunk.num_frames))
     series = measure_segments(iter_video_frames(video), segments, landmarker)
     return score_series(series, np.concatenate(rms) if rms else np.zeros(0), phonemes,
-                        project.settings.samples_per_frame)
+                        project.settings.samples_per_frame, clips=[count for count, _ in segments])
 
 
 def _plan(project: Any) -> Any:

@@ -53,8 +53,41 @@ class BaseAnimator(Protocol):
     ) -> Iterator[np.ndarray]: ...
 
 
+@dataclass(frozen=True)
+class FaceTrack:
+    """What a base animator did to its face in each frame, exactly: a motion transfer that follows tracks
+    re-enacts these numbers instead of measuring them again from 128×96 pixels (where teeth appearing next to a
+    lip can hide how far it moved). Stored beside the base frames; a base without one is measured.
+    """
+
+    mouth: np.ndarray     # (T, 5) float: jaw drop, upper-lip raise, spread, round, lower lip tucked — mouth widths
+    blink: np.ndarray     # (T,) eyelid closure 0 open … 1 shut
+    head: np.ndarray      # (T, 2, 3) similarity: the face at rest → frame t, in base pixels
+
+    COLUMNS = 12
+
+    def __len__(self) -> int:
+        return len(self.blink)
+
+    def to_array(self) -> np.ndarray:
+        """(T, 12) float64: the five mouth controls, the blink, the head's 2×3 matrix row by row."""
+        n = len(self)
+        return np.concatenate([np.asarray(self.mouth, np.float64).reshape(n, 5),
+                               np.asarray(self.blink, np.float64).reshape(n, 1),
+                               np.asarray(self.head, np.float64).reshape(n, 6)], axis=1)
+
+    @classmethod
+    def from_array(cls, array: np.ndarray) -> FaceTrack:
+        array = np.asarray(array, np.float64)
+        if array.ndim != 2 or array.shape[1] != cls.COLUMNS or not np.isfinite(array).all():
+            raise ValueError(f"a face track is a finite (T, {cls.COLUMNS}) array, got {array.shape}")
+        return cls(array[:, :5], array[:, 5], array[:, 6:].reshape(-1, 2, 3))
+
+
 class MotionTransfer(Protocol):
-    """Driving base frames → the portrait animated, motion taken relative to the chunk's first driving frame."""
+    """Driving base frames → the portrait animated, motion taken relative to the chunk's first driving frame.
+
+    A transfer with `follows_tracks = True` also takes `track=` (a `FaceTrack` of the driving frames)."""
 
     def transfer(
         self,

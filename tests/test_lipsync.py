@@ -155,6 +155,19 @@ def test_blinks_at_natural_rate_seen_by_the_face_model(speech, eileen):
     assert min(rates) >= 5 and max(rates) <= 30
 
 
+def test_every_blink_rests_shut_for_two_frames():
+    """A lid shut for a single frame reads as a flicker (to a viewer and to the face model): never, not even where
+    a chunk ends."""
+    from modules.classic.blinks import blink_closure
+
+    for seed in range(100):
+        shut = np.concatenate([[False], blink_closure(int(25 * 20 + seed), 25, np.random.default_rng(seed)) >= 0.999,
+                               [False]])
+        edges = np.flatnonzero(np.diff(shut.astype(int)))
+        runs = edges[1::2] - edges[0::2]
+        assert len(runs) >= 3 and runs.min() >= 2, f"seed {seed}: shut runs {runs.tolist()}"
+
+
 @pytest.mark.parametrize("n_frames", [0, 1, 37, 64, 65])
 def test_exact_frame_count_and_format(speech, eileen, n_frames):
     audio = np.resize(speech, n_frames * SAMPLES_PER_FRAME)   # repeats the utterance when longer

@@ -180,7 +180,8 @@ class RayExecutor:
             # Base frames are read (memory-mapped) only when the chunk is submitted: the driver holds at most the
             # chunks in flight, whatever the story's length.
             tasks = [_Task(job.clip_key, job.index, job.num_frames, "clip",
-                           (_BaseFrames(store, job.base_key), faces[job.speaker], tuple(job.size), job.full_frame))
+                           (_BaseFrames(store, job.base_key, job.num_frames), faces[job.speaker], tuple(job.size),
+                            job.full_frame))
                      for job in todo]
             self._run(run, spec, fingerprint, store, animate_stage.STAGE, animate_stage.EXT, tasks, progress, cancel)
         self.runs.append(run)
@@ -276,7 +277,7 @@ class RayExecutor:
                 for index, slot in enumerate(slots):
                     if queue and slot.alive and slot.load < depth:
                         task, attempt = queue.popleft()
-                        args = tuple(a.read() if isinstance(a, _BaseFrames) else a for a in task.args)
+                        args = tuple(x for a in task.args for x in (a.read() if isinstance(a, _BaseFrames) else (a,)))
                         ref = getattr(slot.actor, task.method).remote(spec_ref, fingerprint, task.key, task.frames, *args)
                         inflight[ref] = (index, task, attempt)
                         slot.load += 1
@@ -349,6 +350,9 @@ class RayExecutor:
             return
         if hashlib.sha256(artifact.data).hexdigest() != artifact.sha256:
             raise StorageError(f"Chunk {task.index + 1} arrived damaged from its Ray worker; run the render again.")
+        if artifact.track is not None:           # the base's face track goes in first, as the stage writes it
+            with store.writing(artifact_stage, task.key, base_stage.TRACK_EXT) as tmp:
+                tmp.write_bytes(artifact.track)
         with store.writing(artifact_stage, task.key, ext) as tmp:
             tmp.write_bytes(artifact.data)
         integrity.seal(store, artifact_stage, task.key, ext, task.frames)   # what a later run verifies before reuse
@@ -356,13 +360,15 @@ class RayExecutor:
 
 @dataclass(frozen=True)
 class _BaseFrames:
-    """A chunk's base frames, read from the store only when the chunk is handed to a worker."""
+    """A chunk's base frames and face track, read from the store only when the chunk is handed to a worker."""
 
     store: Any
     key: str
+    frames: int
 
-    def read(self) -> np.ndarray:
-        return np.asarray(base_stage.read_base(self.store, self.key))
+    def read(self) -> tuple[np.ndarray, Any]:
+        return (np.asarray(base_stage.read_base(self.store, self.key)),
+                base_stage.read_base_track(self.store, self.key, self.frames))
 
 
 class LocalStages:

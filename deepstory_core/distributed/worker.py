@@ -9,6 +9,7 @@ most a temp file; the chunk is run again by Ray on the restarted worker.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import os
 import socket
@@ -33,12 +34,14 @@ REPORT_INTERVAL_S = 0.2   # a worker reports (and learns about a cancel) at most
 
 @dataclass(frozen=True)
 class ChunkArtifact:
-    """A finished chunk: its bytes (None when the worker wrote it in place), their sha256, its frame count."""
+    """A finished chunk: its bytes (None when the worker wrote it in place), their sha256, its frame count, and for
+    a base the face track its animator left beside it (bytes of `<key>.track.npy`, when not written in place)."""
 
     key: str
     data: bytes | None
     sha256: str
     frames: int
+    track: bytes | None = None
 
 
 class _Reporter:
@@ -123,17 +126,21 @@ class StageWorker:
         with self._destination(base_stage.STAGE, key, base_stage.EXT) as path:
             base_stage.write_base_frames(path, self._model, audio, identity, seed, phonemes, cancel=reporter,
                                          on_frames=reporter.add, style=style)
-            return self._artifact(key, path, frames)
+            artifact = self._artifact(key, path, frames)
+            track = base_stage.track_path(path)
+            if artifact.data is not None and track.is_file():
+                artifact = dataclasses.replace(artifact, track=track.read_bytes())
+            return artifact
 
-    def clip(self, spec: Any, fingerprint: str, key: str, frames: int, base_frames: np.ndarray, face: Any,
-             size: tuple[int, int], full_frame: bool) -> ChunkArtifact:
+    def clip(self, spec: Any, fingerprint: str, key: str, frames: int, base_frames: np.ndarray, track: Any,
+             face: Any, size: tuple[int, int], full_frame: bool) -> ChunkArtifact:
         """One chunk's clip (`.mp4` bytes), as `stages.animate.write_animated_clip` writes it."""
         self._ensure(spec, fingerprint)
         reporter = _Reporter(self._control, key, frames)
         with self._destination(animate_stage.STAGE, key, animate_stage.EXT) as path:
             animate_stage.write_animated_clip(path, base_frames, self._model, face.portrait,
                                               (int(size[0]), int(size[1])), full_frame, reporter, face.face(),
-                                              on_frames=reporter.add)
+                                              on_frames=reporter.add, track=track)
             return self._artifact(key, path, frames)
 
     def _identity(self, face: Any) -> np.ndarray:

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import cv2
 import numpy as np
 
-from deepstory_kernel.contracts import MotionTransfer
+from deepstory_kernel.contracts import FaceTrack, MotionTransfer
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import CLIP_SIZE
 
@@ -151,15 +151,19 @@ def write_animated_clip(
     cancel: CancelToken | None = None,
     geometry: Any = None,
     on_frames: Callable[[int], None] | None = None,
+    track: FaceTrack | None = None,
 ) -> int:
     """Animate `portrait` with `base_frames` (T, 128, 96, 3) — e.g. a memmap — into an mp4 at `destination`.
     `geometry`: the face placed by hand (backends that take one, like the built-in transfer, use it).
+    `track`: what the base animator did to the face (a transfer that follows tracks re-enacts it exactly).
     Full-frame: the portrait is fitted into the canvas `size` first and animated at that scale."""
     fit: CanvasFit | None = None
     if full_frame:
         portrait, fit = fit_portrait(portrait, size)
         geometry = scaled_geometry(geometry, fit.scale)
-    batches = motion.transfer(portrait, _batches(base_frames, cancel), full_frame=full_frame, geometry=geometry)
+    extra = {"track": track} if track is not None and getattr(motion, "follows_tracks", False) else {}
+    batches = motion.transfer(portrait, _batches(base_frames, cancel), full_frame=full_frame, geometry=geometry,
+                              **extra)
     with ClipWriter(destination, size) as writer:
         for batch in batches:
             batch = np.asarray(batch, dtype=np.uint8)
@@ -176,10 +180,10 @@ def write_animated_clip(
 def render_clip(store: ArtifactStore, key: str, base_frames: np.ndarray, motion: MotionTransfer,
                 portrait: np.ndarray, size: tuple[int, int], full_frame: bool = False,
                 cancel: CancelToken | None = None, geometry: Any = None,
-                on_frames: Callable[[int], None] | None = None) -> Path:
+                on_frames: Callable[[int], None] | None = None, track: FaceTrack | None = None) -> Path:
     """Compute one chunk's clip into the store under `key` (callers check `exists` first)."""
     path = store.path(STAGE, key, EXT)
-    write_animated_clip(path, base_frames, motion, portrait, size, full_frame, cancel, geometry, on_frames)
+    write_animated_clip(path, base_frames, motion, portrait, size, full_frame, cancel, geometry, on_frames, track)
     return path
 
 
@@ -192,7 +196,8 @@ def run(project, jobs: Sequence[ChunkJob], spec: BackendSpec, progress: Progress
         if not base_stage.base_ready(store, job):
             raise InputError(f"The base of chunk {job.index + 1} is missing; render the base stage first.")
         render_clip(store, job.clip_key, base_stage.read_base(store, job.base_key), motion, job.face.portrait,
-                    job.size, job.full_frame, cancel, geometry=job.face.face(), on_frames=on_frames)
+                    job.size, job.full_frame, cancel, geometry=job.face.face(), on_frames=on_frames,
+                    track=base_stage.read_base_track(store, job.base_key, job.num_frames))
         integrity.seal(store, STAGE, job.clip_key, EXT, job.num_frames)
 
     return run_chunks(NAME, spec, jobs, lambda job: clip_ready(store, job), render_one, progress, cancel,

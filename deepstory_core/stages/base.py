@@ -3,6 +3,10 @@
 Why a memory-mapped `.npy`: a long chunk's frames never need to sit in RAM — the animator's batches are written
 straight into an `np.lib.format.open_memmap` temp file beside the artifact, which is moved into place only when
 complete (a killed render leaves no half artifact), and the animate stage reads it back memory-mapped.
+
+An animator that knows exactly what it did to the face (the built-in one: `track()`) leaves its `FaceTrack` beside
+the frames (`<key>.track.npy`, written first, so frames on disk always have theirs); a transfer that follows
+tracks re-enacts those numbers instead of measuring them again from the pixels.
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from deepstory_kernel.contracts import BaseAnimator, MotionStyle, PhonemeEvent
+from deepstory_kernel.contracts import BaseAnimator, FaceTrack, MotionStyle, PhonemeEvent
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import BASE_SHAPE, SAMPLES_PER_FRAME
 
@@ -33,6 +37,7 @@ if TYPE_CHECKING:
 
 STAGE = "base"
 EXT = "npy"
+TRACK_EXT = "track.npy"
 
 
 def image_hash(image: np.ndarray) -> str:
@@ -73,6 +78,7 @@ def write_base_frames(
         raise InputError(f"The base identity image must be {BASE_SHAPE[0]}×{BASE_SHAPE[1]} RGB; got {identity.shape}.")
     total = len(audio) // samples_per_frame
     destination = Path(destination)
+    _write_track(destination, animator, audio, identity, seed, phonemes, style, total)
     with atomic_path(destination) as tmp:        # an OSError inside (full disk) becomes a StorageError there
         frames = np.lib.format.open_memmap(tmp, mode="w+", dtype=np.uint8, shape=(total, *BASE_SHAPE, 3))
         _reserve_space(tmp)
@@ -98,6 +104,35 @@ def write_base_frames(
         finally:
             del frames
     return total
+
+
+def track_path(frames_path: str | os.PathLike[str]) -> Path:
+    """Where the face track of a base's frames file lives: `<key>.npy` → `<key>.track.npy`."""
+    path = Path(frames_path)
+    return path.with_name(path.name.removesuffix(".npy") + "." + TRACK_EXT)
+
+
+def _write_track(destination: Path, animator: BaseAnimator, audio: np.ndarray, identity: np.ndarray, seed: int,
+                 phonemes: Sequence[PhonemeEvent], style: MotionStyle | None, total: int) -> None:
+    """The animator's face track (if it gives one) beside the frames — before them, atomically."""
+    make = getattr(animator, "track", None)
+    path = track_path(destination)
+    track = make(audio, identity, seed, phonemes, style=style) if callable(make) else None
+    if track is None or len(track) != total:
+        path.unlink(missing_ok=True)        # a stale track must not outlive the frames it described
+        return
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        np.save(f, track.to_array(), allow_pickle=False)
+
+
+def read_track(frames_path: str | os.PathLike[str], frames: int) -> FaceTrack | None:
+    """The face track beside a base's frames; None when there is none or it does not fit them (then the transfer
+    measures the motion from the frames, as for any base)."""
+    try:
+        track = FaceTrack.from_array(np.load(track_path(frames_path), allow_pickle=False))
+    except (OSError, ValueError):
+        return None
+    return track if len(track) == frames else None
 
 
 def render_base(store: ArtifactStore, key: str, animator: BaseAnimator, audio: np.ndarray, identity: np.ndarray,
@@ -136,6 +171,11 @@ def describe(job: ChunkJob) -> str:
 def read_base(store: ArtifactStore, key: str) -> np.ndarray:
     """Base frames, memory-mapped read-only."""
     return store.read_npy(STAGE, key, mmap=True)
+
+
+def read_base_track(store: ArtifactStore, key: str, frames: int) -> FaceTrack | None:
+    """The face track of a stored base (None: measure the motion from its frames)."""
+    return read_track(store.path(STAGE, key, EXT), frames)
 
 
 def _reserve_space(path: Path) -> None:

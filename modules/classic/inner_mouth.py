@@ -70,13 +70,15 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
 
 def paint_inner_mouth(region: np.ndarray, a: np.ndarray, b: np.ndarray, upper: np.ndarray, lower: np.ndarray,
                       rest_a: np.ndarray, rest_b: np.ndarray, rounding: float, mouth_width: float,
-                      palette: MouthPalette) -> None:
+                      palette: MouthPalette, vertical_unit: float | None = None) -> None:
     """Paint in place (uint8 region) the interior where a pixel's face-local (a, b) lies between the contours.
 
     `upper`, `lower`: moved inner-lip contours (N, 2) face-local; `rest_a`, `rest_b`: the rest lip line (skull-
     fixed: the upper teeth hang from it); `rounding`: the frame's lip rounding (W) — pursed lips hide the teeth.
+    `vertical_unit`: the mouth's true width for heights (a turned face's mouth looks narrower than it opens).
     """
     W = mouth_width
+    V = vertical_unit or mouth_width
     ou, ol = np.argsort(upper[:, 0]), np.argsort(lower[:, 0])
     ua, ub, la, lb = upper[ou, 0], upper[ou, 1], lower[ol, 0], lower[ol, 1]
     left, right = max(ua[0], la[0]), min(ua[-1], la[-1])
@@ -107,28 +109,28 @@ def paint_inner_mouth(region: np.ndarray, a: np.ndarray, b: np.ndarray, upper: n
     colour = palette.rim + (palette.deep - palette.rim) * depth[..., None]
 
     # tongue: low in a wide opening, rounded on top
-    open_w = np.clip((gap - 0.1 * W) / (0.12 * W), 0.0, 1.0)
+    open_w = np.clip((gap - 0.1 * V) / (0.12 * V), 0.0, 1.0)
     tongue_top = y_l - 0.42 * gap * (1.0 - 0.5 * s ** 2)
-    tongue = _smoothstep((B - tongue_top) / max(0.06 * W, 0.8)) * open_w * (np.abs(s) < 0.85)
+    tongue = _smoothstep((B - tongue_top) / max(0.06 * V, 0.8)) * open_w * (np.abs(s) < 0.85)
     tongue_rgb = palette.tongue * (0.55 + 0.45 * (1.0 - np.abs(s)))[..., None]
     colour = colour + (tongue_rgb - colour) * (0.85 * tongue)[..., None]
 
     # lower teeth: a thin row riding on the jaw just inside the lower lip
-    lower_edge = y_l - LOWER_TEETH_SHOW * W * np.clip(gap / (0.15 * W), 0.0, 1.0)
+    lower_edge = y_l - LOWER_TEETH_SHOW * V * np.clip(gap / (0.15 * V), 0.0, 1.0)
     lt_s = (A - centre) / (LOWER_TEETH_HALF * W)
     lower_teeth = np.clip(B - lower_edge + 0.5, 0.0, 1.0) * np.clip(1.0 - np.abs(lt_s), 0.0, 1.0) ** 0.5
-    lower_teeth *= np.clip((gap - 0.12 * W) / (0.08 * W), 0.0, 1.0)
+    lower_teeth *= np.clip((gap - 0.12 * V) / (0.08 * V), 0.0, 1.0)
     colour = colour + (palette.teeth * 0.62 - colour) * (0.8 * lower_teeth)[..., None]
 
     # upper teeth: hang from the skull-fixed rest line, so they show when the jaw drops or the upper lip rises
-    teeth_edge = np.interp(A, rest_a, rest_b) + UPPER_TEETH_SHOW * W
+    # pursed lips cover more of them: less of the teeth shows (what shows is still tooth-coloured, not greyed)
+    teeth_edge = np.interp(A, rest_a, rest_b) + UPPER_TEETH_SHOW * V * float(np.clip(1.0 - 5.0 * rounding, 0.25, 1.0))
     ts = (A - centre) / (UPPER_TEETH_HALF * W)
     upper_teeth = np.clip(teeth_edge - B + 0.5, 0.0, 1.0) * _smoothstep((1.0 - np.abs(ts)) / 0.35)
-    upper_teeth *= float(np.clip(1.0 - 5.0 * rounding, 0.25, 1.0))
-    shade = (1.0 - 0.4 * np.clip(ts, -1, 1) ** 2) * (0.8 + 0.2 * _smoothstep((B - y_u) / max(0.05 * W, 0.7)))
+    shade = (1.0 - 0.4 * np.clip(ts, -1, 1) ** 2) * (0.8 + 0.2 * _smoothstep((B - y_u) / max(0.05 * V, 0.7)))
     tooth = np.abs(((A - centre) / (TOOTH_WIDTH * W) + 0.5) % 1.0 - 0.5) * TOOTH_WIDTH * W   # px from a tooth gap
     shade *= 1.0 - 0.18 * np.exp(-(tooth / max(0.008 * W, 0.35)) ** 2) * np.clip(W / 60.0, 0.0, 1.0)
-    shade *= 1.0 - 0.2 * _smoothstep((B - teeth_edge + 0.04 * W) / max(0.04 * W, 0.6))   # the biting edge
+    shade *= 1.0 - 0.2 * _smoothstep((B - teeth_edge + 0.04 * V) / max(0.04 * V, 0.6))   # the biting edge
     colour = colour + (palette.teeth * shade[..., None] - colour) * upper_teeth[..., None]
 
     patch = region[sy, sx].astype(np.float32)

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 import cv2
 import numpy as np
 
-from deepstory_kernel.contracts import MotionStyle, PhonemeEvent
+from deepstory_kernel.contracts import FaceTrack, MotionStyle, PhonemeEvent
 from deepstory_kernel.errors import InputError
 from deepstory_kernel.media import FPS, SAMPLE_RATE
 from modules.classic.audio_features import mouth_drive
@@ -52,7 +52,7 @@ def identity_rig(identity: np.ndarray) -> FaceRig | None:
     mesh = detect_mesh(identity, thorough=False)
     if mesh is None:
         return None
-    rig = FaceRig(identity, mesh.points)
+    rig = FaceRig(identity, mesh.landmarks)
     with _RIGS_LOCK:
         _RIGS[key] = rig
         while len(_RIGS) > 8:
@@ -108,6 +108,19 @@ class BuiltinLipSync:
                 "round": (ROUND_FULL * shape * np.clip(-width, 0, 1)).astype(np.float32),
                 "tuck_raise": (TUCK_RAISE * tuck).astype(np.float32),
                 "blink": blink, "motion": motion}
+
+    def track(self, audio: np.ndarray, identity: np.ndarray, seed: int, phonemes: Sequence[PhonemeEvent] = (),
+              *, style: MotionStyle | None = None) -> FaceTrack | None:
+        """Exactly what `animate` does to the face, frame by frame (None when the face model finds no face in the
+        identity: then only the picture sways, and a transfer measures that)."""
+        rig = identity_rig(np.asarray(identity))
+        if rig is None:
+            return None
+        c = self.controls(np.asarray(audio, np.float32).reshape(-1), seed, phonemes, style)
+        pivot = (float(rig.origin[0]), float(rig.origin[1]))
+        head = np.array([motion_matrix(float(dx), float(dy), float(r), pivot) for dx, dy, r in c["motion"]])
+        mouth = np.stack([c["jaw"], c["upper"], c["spread"], c["round"], c["tuck_raise"]], axis=1)
+        return FaceTrack(mouth.astype(np.float64), c["blink"].astype(np.float64), head.reshape(-1, 2, 3))
 
     def animate(
         self,

@@ -11,7 +11,9 @@ inner-lip contours the mouth interior is painted (`inner_mouth`). Eyelids close 
 frame: the lid skin stretches down over the eye, the lash line with it.
 
 Units: mouth motion is measured in mouth widths (W, corner to corner) so it means the same on any face at any
-resolution; `b` is the face's downward axis (perpendicular to the eye line), `a` its rightward axis.
+resolution; `b` is the face's downward axis (perpendicular to the eye line), `a` its rightward axis. Sideways
+motion is scaled by the mouth's width as the picture shows it, up-and-down motion by its true width (the mesh's
+3-D corners): on a face turned away the mouth looks narrow, but its jaw drops as far as a frontal one's.
 """
 
 from __future__ import annotations
@@ -29,9 +31,10 @@ PATTERNS = ("close", "jaw", "upper", "spread", "round", "tuck")
 UPPER_SHARE_OF_CLOSING = 0.4       # a parted rest mouth closes by the upper lip coming down this share
 LASH_WIDTH = 0.1                   # shut eye: lash line thickness (eye heights) …
 LASH_DARK = 0.6                    # … and darkness
-LID_SHADE = 0.12                   # the shut lid darkens this much toward its margin
+LID_TEXTURE = 1.0                  # the shut lid keeps this much of its skin's fine texture (not a flat patch) …
+LID_SHADE = 0.12                   # … and darkens this much toward its margin
 PRESS = 0.025                      # closed lips press together by this (mouth widths): no teeth peek through
-CHIN_FOLLOW = 0.72                 # the chin drops this share of the lower lip's drop
+CHIN_FOLLOW = 0.9                  # the chin drops this share of the lower lip's drop
 NECK_W = 0.3                       # below the chin the jaw's pull fades within this (mouth widths): the neck stays
 FIELD_SAMPLES_PER_W = 28           # displacement fields are computed on a grid this fine per mouth width
 
@@ -59,6 +62,18 @@ def _smoothstep(x: np.ndarray) -> np.ndarray:
     return x * x * (3.0 - 2.0 * x)
 
 
+def vertical_unit(landmarks: np.ndarray, mouth_width: float) -> float:
+    """The mouth's true width (px), from the mesh's 3-D corners: the unit of up-and-down mouth motion. A face
+    turned away shows a narrow mouth, yet its jaw drops as far; capped by the nose-to-chin length (which turning
+    does not shorten) so a poor depth estimate cannot blow it up."""
+    landmarks = np.asarray(landmarks, np.float64)
+    if landmarks.shape[1] < 3:
+        return mouth_width
+    true_width = float(np.linalg.norm(landmarks[R.OUTER_CORNERS[1]] - landmarks[R.OUTER_CORNERS[0]]))
+    nose_to_chin = float(np.linalg.norm(landmarks[152, :2] - landmarks[168, :2]))
+    return float(max(mouth_width, min(true_width, 0.75 * nose_to_chin)))
+
+
 @dataclass
 class _Eye:
     box: tuple[int, int, int, int]      # y0, y1, x0, x1 in the image
@@ -75,11 +90,14 @@ class _Eye:
 
 
 class FaceRig:
-    """Prepared once per image (uint8 RGB (H, W, 3)) and its mesh (478, 2) in the image's pixel coordinates."""
+    """Prepared once per image (uint8 RGB (H, W, 3)) and its mesh: (478, 3) landmarks (x, y in the image's
+    pixels, z depth in the same scale), or (478, 2) points when the depth is unknown (treated as frontal)."""
 
     def __init__(self, image: np.ndarray, mesh: np.ndarray) -> None:
         self.image = np.ascontiguousarray(image)
-        self.mesh = np.asarray(mesh, np.float64)[:, :2]
+        landmarks = np.asarray(mesh, np.float64)
+        self.landmarks = landmarks
+        self.mesh = landmarks[:, :2]
         m = self.mesh
         eye_l = m[list(R.EYE_CENTRES[0])].mean(0)
         eye_r = m[list(R.EYE_CENTRES[1])].mean(0)
@@ -87,6 +105,7 @@ class FaceRig:
         self.u = u / max(np.linalg.norm(u), 1e-6)
         self.v = np.array([-self.u[1], self.u[0]])
         self.mouth_width = float(np.linalg.norm(m[R.OUTER_CORNERS[1]] - m[R.OUTER_CORNERS[0]]))
+        self.vertical_unit = vertical_unit(landmarks, self.mouth_width)
         self.origin = 0.5 * (m[13] + m[14])
         self.eye_distance = float(np.linalg.norm(eye_r - eye_l))
         self._prepare_mouth()
@@ -106,12 +125,17 @@ class FaceRig:
     # ---------- preparation ----------
     def _patterns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Control points of both lip sides and each pattern's displacement of them (image px per unit control)."""
-        m, W = self.mesh, self.mouth_width
+        m, V = self.mesh, self.vertical_unit
         face = self.to_face(m)
-        half = 0.5 * W
+
+        ends = self.landmarks[list(R.OUTER_CORNERS)]
+        axis = ends[1] - ends[0]
+        across = (self.landmarks - ends.mean(0)) @ axis / max(float(axis @ axis) / 2.0, 1e-9)
 
         def s_of(i: int) -> float:
-            return float(np.clip(face[i, 0] / half, -1.0, 1.0))
+            """Where a point sits across the mouth, −1 (one corner) … 1 (the other), measured along the corners'
+            3-D axis: a turned face's lips crowd together in the picture, but their middle is still the middle."""
+            return float(np.clip(across[i], -1.0, 1.0))
 
         def lens(i: int) -> float:
             return float(max(0.0, 1.0 - s_of(i) ** 2) ** 0.6)
@@ -127,7 +151,7 @@ class FaceRig:
             return CHIN_FOLLOW * float(_smoothstep(np.array(t))) * (1.0 - 0.25 * abs(s_of(i)) ** 2)
 
         # closing a parted rest mouth: inner lips meet at UPPER_SHARE_OF_CLOSING of the gap, outer lips follow
-        gap = {up: face[lo, 1] - face[up, 1] + PRESS * W for up, lo in zip(R.UPPER_INNER, R.LOWER_INNER)}
+        gap = {up: face[lo, 1] - face[up, 1] + PRESS * V for up, lo in zip(R.UPPER_INNER, R.LOWER_INNER)}
         mean_gap = float(np.mean([max(g, 0.0) for g in gap.values()]))
 
         upper_ids = list(dict.fromkeys(R.UPPER_OUTER + R.UPPER_INNER))
@@ -153,7 +177,7 @@ class FaceRig:
                 k = R.UPPER_INNER.index(i) if inner else R.UPPER_OUTER.index(i)
                 closing = UPPER_SHARE_OF_CLOSING * max(gap[R.UPPER_INNER[k]], 0.0) if inner else \
                     UPPER_SHARE_OF_CLOSING * mean_gap * lens_outer(i)
-                out[0] = (0.0, closing / W)
+                out[0] = (0.0, closing / V)
                 out[2] = (0.0, -(lens(i) if inner else 0.75 * lens_outer(i)))
                 out[3] = (0.7 * s, 0.12 * lens(i))
                 out[4] = (-(1.05 if inner else 0.8) * s, 0.0 if inner else -0.3 * lens(i))
@@ -162,7 +186,7 @@ class FaceRig:
                 k = R.LOWER_INNER.index(i) if inner else R.LOWER_OUTER.index(i)
                 closing = (1 - UPPER_SHARE_OF_CLOSING) * max(gap[R.UPPER_INNER[k]], 0.0) if inner else \
                     (1 - UPPER_SHARE_OF_CLOSING) * mean_gap * lens_outer(i)
-                out[0] = (0.0, -closing / W)
+                out[0] = (0.0, -closing / V)
                 out[1] = (-0.05 * s, lens(i) if inner else 0.3 + 0.7 * lens_outer(i))
                 out[3] = (0.7 * s, -0.12 * lens(i))
                 out[4] = (-(1.05 if inner else 0.8) * s, 0.0 if inner else 0.3 * lens(i))
@@ -170,7 +194,7 @@ class FaceRig:
                 return out
             # jaw and chin: follow the jaw drop (and the closing of a parted rest mouth)
             w = jaw_weight(i)
-            out[0] = (0.0, -0.8 * (1 - UPPER_SHARE_OF_CLOSING) * mean_gap / W * w)
+            out[0] = (0.0, -0.8 * (1 - UPPER_SHARE_OF_CLOSING) * mean_gap / V * w)
             out[1] = (-0.04 * s * w, w)
             return out
 
@@ -182,35 +206,35 @@ class FaceRig:
         return sets[0], sets[1], face   # type: ignore[return-value]
 
     def _prepare_mouth(self) -> None:
-        m, W = self.mesh, self.mouth_width
+        m, W, V = self.mesh, self.mouth_width, self.vertical_unit
         h, w = self.image.shape[:2]
         face = self.to_face(m)
         # ROI: cheek to cheek, nose to below the chin, with room for the jaw to drop
         jaw = m[list(R.JAW)]
         x0, x1 = jaw[:, 0].min() - 0.12 * W, jaw[:, 0].max() + 0.12 * W
-        y0 = m[[1, 2, 98, 327], 1].min() - 0.1 * W
-        y1 = jaw[:, 1].max() + NECK_W * W
+        y0 = m[[1, 2, 98, 327], 1].min() - 0.1 * V
+        y1 = jaw[:, 1].max() + NECK_W * V
         x0, y0 = int(max(0, np.floor(x0))), int(max(0, np.floor(y0)))
         x1, y1 = int(min(w, np.ceil(x1))), int(min(h, np.ceil(y1)))
         self.roi = (y0, y1, x0, x1)
-        step = max(1.0, W / FIELD_SAMPLES_PER_W)
+        step = max(1.0, V / FIELD_SAMPLES_PER_W)
         gh, gw = max(2, int(np.ceil((y1 - y0) / step)) + 1), max(2, int(np.ceil((x1 - x0) / step)) + 1)
         self._grid_shape = (gh, gw)
         gy = np.linspace(y0, y1 - 1, gh)
         gx = np.linspace(x0, x1 - 1, gw)
         self._coarse = np.stack(np.meshgrid(gx, gy), axis=-1).astype(np.float32)       # (gh, gw, 2) image xy
         self._coarse_scale = ((gw - 1) / max(x1 - 1 - x0, 1), (gh - 1) / max(y1 - 1 - y0, 1))
-        border = self._border_points((x0, y0, x1, y1), W)
+        border = self._border_points((x0, y0, x1, y1), V)
         (up_ids, up_disp), (lo_ids, lo_disp), _ = self._patterns()
         self._fields: list[np.ndarray] = []
         self._ctrl: list[tuple[np.ndarray, np.ndarray]] = []
         for ids, disp in ((up_ids, up_disp), (lo_ids, lo_disp)):
             centres = np.vstack([m[ids], border])
-            d_img = self._vec(disp[..., 0], disp[..., 1]) * W                           # (N, K, 2) image px
+            d_img = self._vec(disp[..., 0] * W, disp[..., 1] * V)                       # (N, K, 2) image px
             d_img = np.concatenate([d_img, np.zeros((len(border), len(PATTERNS), 2))])
             fields = tps_basis_fields(centres, d_img.transpose(1, 0, 2), self._coarse.reshape(-1, 2))
             self._fields.append(fields.reshape(len(PATTERNS), gh * gw * 2).astype(np.float32))
-            ctrl = dict(zip(ids.tolist(), (self._vec(disp[..., 0], disp[..., 1]) * W)))
+            ctrl = dict(zip(ids.tolist(), self._vec(disp[..., 0] * W, disp[..., 1] * V)))
             inner = R.UPPER_INNER if not self._ctrl else R.LOWER_INNER
             self._ctrl.append((m[list(inner)], np.stack([ctrl[i] for i in inner])))     # (11, 2), (11, K, 2)
         # full-resolution face-local coordinates of the ROI
@@ -305,7 +329,7 @@ class FaceRig:
         half = 0.5 * float(line_a[-1] - line_a[0])
         centre_a = 0.5 * float(line_a[-1] + line_a[0])
         outside = np.clip((np.abs(a - centre_a) - half) / (0.35 * self.mouth_width), 0.0, 1.0)
-        band = 0.6 + outside * (0.25 * self.mouth_width)
+        band = 0.6 + outside * (0.25 * self.vertical_unit)
         return _smoothstep((b - mid) / band + 0.5).astype(np.float32)
 
     def _prepare_side_weights(self) -> None:
@@ -313,13 +337,13 @@ class FaceRig:
         up, lo = self.moved_inner_lips(np.array([1.0, 0, 0, 0, 0, 0], np.float32))
         line_a, mid_b = self._mid_line(up, lo)
         self._w_rest = self._side_weight(self._a, self._b, line_a, mid_b)
-        W = self.mouth_width
+        W, V = self.mouth_width, self.vertical_unit
         lips = self.mesh[list(R.UPPER_OUTER + R.LOWER_OUTER)]
         y0, y1, x0, x1 = self.roi
         bx0 = int(max(x0, np.floor(lips[:, 0].min() - 0.5 * W))) - x0
         bx1 = int(min(x1, np.ceil(lips[:, 0].max() + 0.5 * W))) - x0
-        by0 = int(max(y0, np.floor(lips[:, 1].min() - 0.2 * W))) - y0
-        by1 = int(min(y1, np.ceil(lips[:, 1].max() + 0.5 * W))) - y0
+        by0 = int(max(y0, np.floor(lips[:, 1].min() - 0.2 * V))) - y0
+        by1 = int(min(y1, np.ceil(lips[:, 1].max() + 0.5 * V))) - y0
         self._lip_box = (slice(by0, by1), slice(bx0, bx1))
 
     @staticmethod
@@ -330,10 +354,9 @@ class FaceRig:
         mid_b = 0.5 * (up[order, 1] + np.interp(line_a, lo[lo_order, 0], lo[lo_order, 1]))
         return line_a, mid_b
 
-    def render_mouth(self, frame: np.ndarray, coefs: np.ndarray, source: np.ndarray | None = None) -> None:
-        """Deform the lower face of `frame` in place (sampling from `source`, default the rig's image)."""
-        src_img = self.image if source is None else source
-        y0, y1, x0, x1 = self.roi
+    def source_map(self, coefs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(map_x, map_y, moved upper inner lip, moved lower inner lip): where each pixel of the ROI samples the
+        image from (cv2.remap maps), and the inner-lip contours (face-local) that bound the painted mouth."""
         up, lo = self.moved_inner_lips(coefs)
         back_up = self._backward(0, coefs)
         back_lo = self._backward(1, coefs)
@@ -343,9 +366,18 @@ class FaceRig:
         w_low[sy, sx] = self._side_weight(self._a[sy, sx], self._b[sy, sx], line_a, mid_b)
         map_x = self._grid_x - cv2.blendLinear(back_up[..., 0], back_lo[..., 0], 1.0 - w_low, w_low)
         map_y = self._grid_y - cv2.blendLinear(back_up[..., 1], back_lo[..., 1], 1.0 - w_low, w_low)
+        return map_x, map_y, up, lo
+
+    def render_mouth(self, frame: np.ndarray, coefs: np.ndarray, source: np.ndarray | None = None) -> None:
+        """Deform the lower face of `frame` in place (sampling from `source`, default the rig's image)."""
+        src_img = self.image if source is None else source
+        y0, y1, x0, x1 = self.roi
+        sy, sx = self._lip_box
+        map_x, map_y, up, lo = self.source_map(coefs)
         region = cv2.remap(src_img, map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         paint_inner_mouth(region[sy, sx], self._a[sy, sx], self._b[sy, sx], up, lo, self._rest_line_a,
-                          self._rest_line_b, float(coefs[4]), self.mouth_width, self.palette)
+                          self._rest_line_b, float(coefs[4]), self.mouth_width, self.palette,
+                          self.vertical_unit)
         frame[y0:y1, x0:x1] = region
 
     def render_eyes(self, frame: np.ndarray, closure: float, source: np.ndarray | None = None) -> None:
@@ -373,7 +405,9 @@ class FaceRig:
             smooth = cv2.GaussianBlur(patch, (0, 0), max(0.35 * hpx, 0.6))
             depth = np.clip((b - eye.top) / np.maximum(lid - eye.top, 1e-3), 0.0, 1.0)
             skin = eye.lid_rgb * (1.0 - LID_SHADE * depth ** 2)[..., None]
-            lid_rgb = 0.75 * skin + 0.25 * smooth
+            # the stretched lid skin's own fine texture (wrinkles, pores) carried onto the lid: not a flat patch
+            detail = np.clip((patch - smooth) / np.maximum(smooth, 8.0), -0.35, 0.35)
+            lid_rgb = (0.75 * skin + 0.25 * smooth) * (1.0 + LID_TEXTURE * detail)
             cover = (_smoothstep((b - eye.top + 0.3 * height) / (0.4 * height))
                      * _smoothstep((lid - b) / np.maximum(0.12 * height, 0.5)) * np.clip(1.4 * c, 0.0, 1.0))
             cover = (0.95 * cover)[..., None]

@@ -5,8 +5,11 @@ a large portrait is blurry. So the motion is *measured* on the driving frames an
 its own resolution:
   1. the driving face's mesh is found once, on its first frame (motion is relative to it, as in FOM);
   2. per frame, a few mesh points are tracked from the first frame (pyramidal Lucas–Kanade): skull points give
-     the head's similarity motion, lip and chin points (head motion removed) give the jaw drop, upper-lip raise and
-     mouth width in mouth widths, and the brightness of each eye opening gives the eyelid closure;
+     the head's similarity motion; the chin's outline (head motion removed) gives the jaw drop — the lips
+     themselves are poor to track, as teeth and a dark cavity appear right beside them when the mouth opens, but
+     the chin keeps its look — and the mouth corners its width, in mouth widths; the brightness of each eye
+     opening gives the eyelid closure;
+  (a base that left its `FaceTrack` — the built-in one — needs none of 2: its exact numbers are re-enacted)
   3. the portrait's `FaceRig` (its own mesh) renders those controls — lips part, the chin drops, the inner mouth is
      painted between the portrait's own inner-lip contours — and the head motion moves the face region, feathered,
      so the background stays bit-for-bit still and a full-resolution result has no seam.
@@ -25,9 +28,10 @@ from typing import Any
 import cv2
 import numpy as np
 
+from deepstory_kernel.contracts import FaceTrack
 from deepstory_kernel.errors import InputError
 from modules.classic import mesh_regions as R
-from modules.classic.rig import FaceRig
+from modules.classic.rig import CHIN_FOLLOW, FaceRig, vertical_unit
 from modules.face import canonical
 from modules.face.align import FaceGeometry, analyze_portrait, clip_matrix, warp_similarity
 from modules.face.image import to_rgb_uint8
@@ -35,9 +39,8 @@ from modules.face.image import to_rgb_uint8
 CLIP_SIZE = 256
 FULL_FRAME_BATCH_BYTES = 96 << 20   # full-resolution batches are split to stay below this
 SKULL_TRACK = (33, 133, 263, 362, 168, 6, 197, 1, 98, 327, 105, 334, 50, 280, 116, 345, 10, 151)
-UPPER_LIP_TRACK = (0, 37, 267)
-LOWER_LIP_TRACK = (17, 84, 314)
 CORNER_TRACK = (61, 291)
+CHIN_TRACK = (152, 148, 377, 176, 400)   # the chin's outline: it drops with the jaw and keeps its look
 UPPER_PER_JAW = 0.17                # upper-lip raise per unit of jaw drop in natural speech
 LK_PARAMS = {"winSize": (13, 13), "maxLevel": 2,
              "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
@@ -67,7 +70,7 @@ def _mesh_points(image: np.ndarray) -> np.ndarray | None:
     from modules.face.mesh import detect_mesh
 
     mesh = detect_mesh(image, thorough=max(image.shape[:2]) > 400)
-    return None if mesh is None else np.asarray(mesh.points, np.float64)
+    return None if mesh is None else np.asarray(mesh.landmarks, np.float64)      # (478, 3): x, y, depth
 
 
 @dataclass
@@ -83,20 +86,21 @@ class _Driving:
     rest_gap: float                 # inner-lip gap of the first frame, mouth widths (≥ 0)
     pivot: np.ndarray               # (2,) between the eyes: head motion is expressed about it
     eyes: list[tuple[np.ndarray, float, float]]   # per eye: opening pixels (N, 2), open brightness, shut brightness
-    last_closure: float = 0.0       # the previous frame's raw eyelid reading
+    eyes_before: tuple[float, float] = (0.0, 0.0)   # raw eyelid readings of the two frames before
 
     @classmethod
     def from_frame(cls, frame: np.ndarray) -> _Driving:
-        mesh = _cached("mesh:" + _digest(frame), lambda: _mesh_points(frame))
-        if mesh is None:
+        landmarks = _cached("mesh:" + _digest(frame), lambda: _mesh_points(frame))
+        if landmarks is None:
             raise InputError("No face found in the first frame of the driving video; the base must show a face.")
+        mesh = landmarks[:, :2]
         eye_l = mesh[list(R.EYE_CENTRES[0])].mean(0)
         eye_r = mesh[list(R.EYE_CENTRES[1])].mean(0)
         u = (eye_r - eye_l) / max(np.linalg.norm(eye_r - eye_l), 1e-6)
         v = np.array([-u[1], u[0]])
-        width = float(np.linalg.norm(mesh[291] - mesh[61]))
+        width = vertical_unit(landmarks, float(np.linalg.norm(mesh[291] - mesh[61])))   # as the rig's lip motion
         gap = float(((mesh[14] - mesh[13]) @ v) / max(width, 1e-6))
-        ids = SKULL_TRACK + UPPER_LIP_TRACK + LOWER_LIP_TRACK + CORNER_TRACK
+        ids = SKULL_TRACK + CORNER_TRACK + CHIN_TRACK
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         eyes = [_eye_probe(gray, mesh, i) for i in (0, 1)]
         return cls(gray, mesh[list(ids)].astype(np.float32)[:, None, :], len(SKULL_TRACK), u, v, width,
@@ -115,29 +119,35 @@ class _Driving:
             head = _similarity(p0[:k][skull_ok], p1[:k][skull_ok])
         else:
             head = np.array([[1.0, 0, 0], [0, 1.0, 0]])
-        # lip and chin points with the head motion taken out, in the driving face's axes, in mouth widths
+        # the mouth corners with the head motion taken out, in the driving face's axes, in mouth widths
         inv = cv2.invertAffineTransform(head)
         local = p1 @ inv[:, :2].T + inv[:, 2]
         d = local - p0
         d[~ok] = 0.0
-        db = (d @ self.v) / self.width
         da = (d @ self.u) / self.width
-        i = k
-        upper = -float(np.median(db[i:i + 3])) / 0.75
-        i += 3
-        lower = float(np.median(db[i:i + 3]))
-        i += 3
-        widen = 0.5 * float(da[i + 1] - da[i])
+        widen = 0.5 * float(da[k + 1] - da[k])
+        # the jaw: the chin's drop, over how far a chin drops per unit of lower-lip drop
+        chin = slice(k + len(CORNER_TRACK), None)
+        drops = ((d[chin] @ self.v) / self.width)[ok[chin]]
+        lower = float(np.median(drops)) / CHIN_FOLLOW if len(drops) else 0.0
         # the first frame may already be parted: its lips were that far from closed
         jaw = max(lower + (1 - 0.4) * self.rest_gap, 0.0)
-        # the upper lip moves little and its tracking is noisy: lean on the jaw, which it follows
-        upper = float(np.clip(0.5 * (upper + 0.4 * self.rest_gap) + 0.5 * UPPER_PER_JAW * jaw, -0.02, 0.12))
+        # the upper lip moves little, and follows the jaw
+        upper = float(np.clip(UPPER_PER_JAW * jaw, 0.0, 0.12))
         coefs = np.array([1.0, jaw, upper, max(widen, 0.0), max(-widen, 0.0), 0.0], np.float32)
         # both eyes must agree (a blink closes both; glare on one lens of a pair of glasses does not), and a
-        # closure must last two frames (a blink rests shut for ≥ 2 frames; a one-frame flicker is a misreading)
+        # closure must last two frames (a blink rests shut for ≥ 2 frames; a one-frame reading is a misreading):
+        # the eyes show the previous frame's reading when this frame or the one before it confirms it
         raw = min(_eye_closure(gray, inv, probe) for probe in self.eyes)
-        closure, self.last_closure = min(raw, self.last_closure), raw
-        return head, coefs, closure
+        before2, before1 = self.eyes_before
+        self.eyes_before = (before1, raw)
+        return head, coefs, min(before1, max(before2, raw))
+
+
+def _compose(outer: np.ndarray, inner: np.ndarray) -> np.ndarray:
+    """2×3 affine of `outer` after `inner`."""
+    linear = outer[:, :2] @ inner[:, :2]
+    return np.hstack([linear, (outer[:, :2] @ inner[:, 2] + outer[:, 2])[:, None]]).astype(np.float64)
 
 
 def _similarity(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
@@ -225,7 +235,11 @@ def _rigid_blocks(mask: np.ndarray, rows: int = 24) -> list[tuple[int, int, int,
 
 
 class BuiltinMotionTransfer:
-    """`MotionTransfer` without weights: works on any base video (built-in or SDA's), far above real time on CPU."""
+    """`MotionTransfer` without weights: works on any base video (built-in or SDA's), far above real time on CPU.
+    Given the base's `FaceTrack` (the built-in base leaves one), it re-enacts those exact numbers instead of
+    measuring them from the driving pixels."""
+
+    follows_tracks = True
 
     def __init__(self, head_motion: bool = True) -> None:
         self.head_motion = head_motion
@@ -255,24 +269,25 @@ class BuiltinMotionTransfer:
                 # a face placed by hand: the first driving frame's mesh, carried through the alignment
                 from modules.face.align import aligned_matrix
 
-                mesh_d = _mesh_points(first)
-                if mesh_d is None:
+                found = _mesh_points(first)
+                if found is None:
                     raise InputError("No face found in the portrait or in the driving video; place the face by "
                                      "hand on a photo that shows one.")
                 back = to_target @ np.vstack([cv2.invertAffineTransform(aligned_matrix(geometry)), [0, 0, 1]])
-                mesh = mesh_d @ back[:2, :2].T + back[:2, 2]
-            return FaceRig(image, mesh), mesh
+                mesh = found[:, :2] @ back[:2, :2].T + back[:2, 2]
+            return FaceRig(image, mesh), mesh[:, :2]
 
         rig, mesh = _cached(key, make)
         box, mask = _face_region(image, mesh)
         return _Target(image, rig, box, mask, np.ascontiguousarray(1.0 - mask), _rigid_blocks(mask))
 
     def transfer(self, portrait: np.ndarray, driving: Iterable[np.ndarray], *, full_frame: bool = False,
-                 geometry: FaceGeometry | None = None) -> Iterator[np.ndarray]:
+                 geometry: FaceGeometry | None = None, track: FaceTrack | None = None) -> Iterator[np.ndarray]:
         """Yield uint8 batches: (B, 256, 256, 3) clips, or with `full_frame` (B', H, W, 3) full portraits.
 
         The frame count always equals the driving frame count; full-frame batches may be split smaller to bound
-        memory. Raises InputError when the portrait has no findable face.
+        memory. `track`: the driving frames' face track (used while it lasts; frames beyond it are measured).
+        Raises InputError when the portrait has no findable face.
         """
         rgb = to_rgb_uint8(portrait)
         if geometry is not None and _cached("mesh:" + _digest(rgb), lambda: _mesh_points(rgb)) is None:
@@ -283,6 +298,7 @@ class BuiltinMotionTransfer:
         target: _Target | None = None
         scale = 1.0
         frame_bytes = 1
+        index = 0
         for batch in driving:
             batch = _as_batch(batch)
             out: np.ndarray | None = None
@@ -292,14 +308,15 @@ class BuiltinMotionTransfer:
                 if reference is None:
                     reference = _Driving.from_frame(frame)
                     target = self._target(rgb, full_frame, geometry, frame)
-                    scale = target.rig.mouth_width / max(reference.width, 1e-6)
+                    scale = target.rig.vertical_unit / max(reference.width, 1e-6)
                     frame_bytes = target.image.nbytes
                 assert target is not None
                 if out is None:     # frames are rendered straight into the batch that is yielded
                     size = max(1, min(len(batch), FULL_FRAME_BATCH_BYTES // max(frame_bytes, 1)))
                     out = np.empty((size, *target.image.shape), np.uint8)
-                self._render(target, reference, frame, scale, out[filled])
+                self._render(target, reference, self._motion(reference, frame, track, index), scale, out[filled])
                 filled += 1
+                index += 1
                 if filled == len(out):
                     yield out
                     out, filled = None, 0
@@ -313,8 +330,19 @@ class BuiltinMotionTransfer:
         for batch in driving:
             yield np.repeat(image[None], len(_as_batch(batch)), axis=0)
 
-    def _render(self, t: _Target, ref: _Driving, frame: np.ndarray, scale: float, out: np.ndarray) -> None:
-        head, coefs, closure = ref.measure(frame)
+    @staticmethod
+    def _motion(ref: _Driving, frame: np.ndarray, track: FaceTrack | None, index: int
+                ) -> tuple[np.ndarray, np.ndarray, float]:
+        """(head similarity first → this frame, rig coefficients, eyelid closure): from the track, or measured."""
+        if track is None or index >= len(track):
+            return ref.measure(frame)
+        head = _compose(track.head[index], cv2.invertAffineTransform(track.head[0]))
+        coefs = np.concatenate([[1.0], track.mouth[index]]).astype(np.float32)
+        return head, coefs, float(track.blink[index])
+
+    def _render(self, t: _Target, ref: _Driving, motion: tuple[np.ndarray, np.ndarray, float], scale: float,
+                out: np.ndarray) -> None:
+        head, coefs, closure = motion
         out[...] = t.image
         t.rig.render_mouth(out, coefs)
         t.rig.render_eyes(out, closure)
