@@ -37,6 +37,20 @@ def samples_dir() -> Path:
 
 
 @pytest.fixture(scope="session")
+def grid_speech(samples_dir):
+    """Real speech: the GRID utterance at the project rate, cut to whole 25 fps frames (float32 mono)."""
+    import numpy as np
+    from scipy.io import wavfile
+    from scipy.signal import resample_poly
+
+    from deepstory_kernel.media import SAMPLE_RATE, SAMPLES_PER_FRAME
+
+    rate, pcm = wavfile.read(samples_dir / "grid" / "utterance_50khz.wav")
+    audio = resample_poly(pcm.astype(np.float32) / 32768.0, SAMPLE_RATE, rate).astype(np.float32)
+    return audio[: len(audio) // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME]
+
+
+@pytest.fixture(scope="session")
 def landmarker():
     """The face model (MediaPipe Face Landmarker), loaded once for the test session and closed after it."""
     from modules.face.mesh import FaceLandmarker

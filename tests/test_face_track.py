@@ -17,23 +17,13 @@ from deepstory_core import quality as Q
 from deepstory_core.stages import base as base_stage
 from deepstory_core.stages.animate import write_animated_clip
 from deepstory_kernel.contracts import FaceTrack
-from deepstory_kernel.media import SAMPLE_RATE, SAMPLES_PER_FRAME
+from deepstory_kernel.media import SAMPLES_PER_FRAME
 from modules.classic.lipsync import BuiltinLipSync
 from modules.classic.rig import FaceRig, MouthPose
 from modules.classic.transfer import BuiltinMotionTransfer
 from modules.face import features as F
 from modules.face.align import align_face
 from modules.face.mesh import detect_mesh, mesh_near
-
-
-@pytest.fixture(scope="module")
-def speech(samples_dir) -> np.ndarray:
-    from scipy.io import wavfile
-    from scipy.signal import resample_poly
-
-    rate, pcm = wavfile.read(samples_dir / "grid" / "utterance_50khz.wav")
-    audio = resample_poly(pcm.astype(np.float32) / 32768.0, SAMPLE_RATE, rate).astype(np.float32)
-    return audio[: len(audio) // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME]
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +38,12 @@ def pose(jaw: float = 0.0, upper: float = 0.0, spread: float = 0.0, round_: floa
     return MouthPose(*(np.array([v], np.float32) for v in (jaw, upper, spread, round_, tuck, blink)))
 
 
-def test_the_transfer_reenacts_the_base_track(eileen, speech):
+def test_the_transfer_reenacts_the_base_track(eileen, grid_speech):
     """Lips and eyelids of the portrait follow the track's numbers, as the face model sees them."""
     identity = align_face(eileen).image
     lipsync = BuiltinLipSync()
-    track = lipsync.track(speech, identity, seed=3)
-    driving = np.concatenate(list(lipsync.animate(speech, identity, seed=3)))
+    track = lipsync.track(grid_speech, identity, seed=3)
+    driving = np.concatenate(list(lipsync.animate(grid_speech, identity, seed=3)))
     assert track is not None and len(track) == len(driving)
     assert track.mouth.shape == (len(driving), 5) and track.head.shape == (len(driving), 2, 3)
     clips = np.concatenate(list(BuiltinMotionTransfer().transfer(eileen, [driving], track=track)))
@@ -85,9 +75,9 @@ class _StillAnimator:
         yield np.repeat(identity[None], len(audio) // SAMPLES_PER_FRAME, axis=0)
 
 
-def test_base_stage_leaves_the_track_beside_the_frames(eileen, speech, tmp_path):
+def test_base_stage_leaves_the_track_beside_the_frames(eileen, grid_speech, tmp_path):
     identity = align_face(eileen).image
-    audio = speech[: 30 * SAMPLES_PER_FRAME]
+    audio = grid_speech[: 30 * SAMPLES_PER_FRAME]
     frames_path = tmp_path / "0123456789abcdef.npy"
     base_stage.write_base_frames(frames_path, BuiltinLipSync(), audio, identity, seed=5)
     assert base_stage.track_path(frames_path) == tmp_path / "0123456789abcdef.track.npy"
@@ -158,10 +148,10 @@ def test_a_storys_eyes_are_judged_per_speaker():
     assert round(whole.blinks_per_min * minutes) == 2          # the downcast clip read as one long closure
 
 
-def test_stale_track_cannot_describe_new_frames(eileen, speech, tmp_path):
+def test_stale_track_cannot_describe_new_frames(eileen, grid_speech, tmp_path):
     """A base written again (another seed) gets its own track: the old one is replaced, never mixed."""
     identity = align_face(eileen).image
-    audio = speech[: 20 * SAMPLES_PER_FRAME]
+    audio = grid_speech[: 20 * SAMPLES_PER_FRAME]
     path = Path(tmp_path / "fedcba9876543210.npy")
     base_stage.write_base_frames(path, BuiltinLipSync(), audio, identity, seed=1)
     first = base_stage.read_track(path, 20)
@@ -171,3 +161,22 @@ def test_stale_track_cannot_describe_new_frames(eileen, speech, tmp_path):
     assert first is not None and second is not None and expected is not None
     assert np.array_equal(second.to_array(), expected.to_array())
     assert not np.array_equal(first.head, second.head)
+
+
+@pytest.mark.parametrize("portrait", ["eileen", "camera"])
+def test_without_a_track_the_jaw_is_measured_from_the_chin(portrait, eileen, grid_speech):
+    """A base without a track (SDA's, or one whose track was lost) is measured: the jaw read from the chin's
+    outline follows the base's true jaw — frames where teeth appear beside the lips included — on a frontal and a
+    nearly profile face."""
+    from modules.classic.transfer import _Driving
+
+    image = eileen if portrait == "eileen" else np.ascontiguousarray(np.repeat(data.camera()[:, :, None], 3, axis=2))
+    identity = align_face(image).image
+    lipsync = BuiltinLipSync()
+    truth = lipsync.controls(grid_speech, seed=3)["jaw"]
+    driving = np.concatenate(list(lipsync.animate(grid_speech, identity, seed=3)))
+    reference = _Driving.from_frame(driving[0])
+    measured = np.array([reference.measure(frame)[1][1] for frame in driving])
+    assert np.corrcoef(measured, truth)[0, 1] >= 0.95
+    opened = truth > 0.15
+    assert np.all(measured[opened] > 0.05), "an open mouth read as closed"

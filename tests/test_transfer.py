@@ -12,23 +12,13 @@ from skimage import data
 
 from deepstory_core.stages.animate import CANVAS_SIZES, canvas_size, fit_portrait
 from deepstory_kernel.errors import InputError
-from deepstory_kernel.media import SAMPLE_RATE, SAMPLES_PER_FRAME
+from deepstory_kernel.media import SAMPLES_PER_FRAME
 from modules.classic.lipsync import BuiltinLipSync
 from modules.classic.paste import paste_back
 from modules.classic.transfer import BuiltinMotionTransfer
 from modules.face import features as F
 from modules.face.align import align_face, crop_square_256
 from modules.face.mesh import detect_mesh
-
-
-@pytest.fixture(scope="module")
-def speech(samples_dir) -> np.ndarray:
-    from scipy.io import wavfile
-    from scipy.signal import resample_poly
-
-    rate, pcm = wavfile.read(samples_dir / "grid" / "utterance_50khz.wav")
-    audio = resample_poly(pcm.astype(np.float32) / 32768.0, SAMPLE_RATE, rate).astype(np.float32)
-    return audio[: len(audio) // SAMPLES_PER_FRAME * SAMPLES_PER_FRAME]
 
 
 @pytest.fixture(scope="module")
@@ -53,8 +43,8 @@ def gaps(frames: np.ndarray) -> np.ndarray:
 
 
 @pytest.fixture(scope="module")
-def hopper_clips(hopper, speech) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    driving = driving_for(hopper, speech)
+def hopper_clips(hopper, grid_speech) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    driving = driving_for(hopper, grid_speech)
     batches = [driving[:7], driving[7:32], driving[32:]]                       # uneven batches
     clips = np.concatenate(list(BuiltinMotionTransfer().transfer(hopper, batches)))
     full = np.concatenate(list(BuiltinMotionTransfer().transfer(hopper, batches, full_frame=True)))
@@ -85,11 +75,11 @@ def test_full_frame_at_portrait_resolution_keeps_identity_and_background(hopper,
     assert len(ssim) == 3 and ssim.min() >= 0.95, f"identity SSIM outside mouth and eyes {ssim}"
 
 
-def test_far_from_the_head_nothing_changes(speech):
+def test_far_from_the_head_nothing_changes(grid_speech):
     """A small face in a big picture: outside the head and its surroundings the frames equal the portrait bit for
     bit (the head's motion fades out well before)."""
     portrait = data.astronaut()
-    driving = driving_for(portrait, speech)
+    driving = driving_for(portrait, grid_speech)
     out = np.concatenate(list(BuiltinMotionTransfer().transfer(portrait, [driving], full_frame=True)))
     found = detect_mesh(portrait)
     assert found is not None
@@ -120,24 +110,24 @@ def test_inner_mouth_drawn_at_portrait_resolution(hopper, hopper_clips):
     assert scale > 2.0 and np.percentile(edges, 98) > 40, "the teeth edge should be sharp at this resolution"
 
 
-def test_a_grey_portrait_stays_grey(hopper, speech):
+def test_a_grey_portrait_stays_grey(hopper, grid_speech):
     grey = np.repeat(cv2.cvtColor(hopper, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
-    driving = driving_for(grey, speech[: 40 * SAMPLES_PER_FRAME])
+    driving = driving_for(grey, grid_speech[: 40 * SAMPLES_PER_FRAME])
     out = np.concatenate(list(BuiltinMotionTransfer().transfer(grey, [driving], full_frame=True)))
     spread = out.astype(np.int16).max(axis=3) - out.astype(np.int16).min(axis=3)
     assert spread.max() <= 2
 
 
-def test_single_frames_and_grey_driving(hopper, speech):
+def test_single_frames_and_grey_driving(hopper, grid_speech):
     """A base of any kind works: 3-D batches (one frame) and greyscale frames are accepted; count preserved."""
-    frames = driving_for(hopper, speech[: 3 * SAMPLES_PER_FRAME])
+    frames = driving_for(hopper, grid_speech[: 3 * SAMPLES_PER_FRAME])
     grey = frames.mean(axis=3).astype(np.uint8)
     out = list(BuiltinMotionTransfer().transfer(hopper, [frames[0], grey[1:]]))
     assert [b.shape[0] for b in out] == [1, 2]
 
 
-def test_a_portrait_without_a_face_is_refused_clearly(speech, hopper):
-    frames = driving_for(hopper, speech[: 2 * SAMPLES_PER_FRAME])
+def test_a_portrait_without_a_face_is_refused_clearly(grid_speech, hopper):
+    frames = driving_for(hopper, grid_speech[: 2 * SAMPLES_PER_FRAME])
     wall = np.full((300, 300, 3), 128, np.uint8)
     with pytest.raises(InputError, match="[Nn]o face"):
         list(BuiltinMotionTransfer().transfer(wall, [frames], full_frame=True))
