@@ -180,3 +180,5 @@ def test_without_a_track_the_jaw_is_measured_from_the_chin(portrait, eileen, gri
     assert np.corrcoef(measured, truth)[0, 1] >= 0.95
     opened = truth > 0.15
     assert np.all(measured[opened] > 0.05), "an open mouth read as closed"
+    gain = float(np.polyfit(truth, measured, 1)[0])                      # the portrait opens as far as the base
+    assert (0.9 <= gain <= 1.1) if portrait == "eileen" else (0.65 <= gain <= 1.3), f"gain {gain:.2f}"

@@ -74,6 +74,26 @@ def vertical_unit(landmarks: np.ndarray, mouth_width: float) -> float:
     return float(max(mouth_width, min(true_width, 0.75 * nose_to_chin)))
 
 
+def across_mouth(landmarks: np.ndarray) -> np.ndarray:
+    """(N,) where each point sits across the mouth, −1 (one corner) … 1 (the other), measured along the corners'
+    3-D axis: a turned face's lips crowd together in the picture, but their middle is still the middle."""
+    landmarks = np.asarray(landmarks, np.float64)
+    ends = landmarks[list(R.OUTER_CORNERS)]
+    axis = ends[1] - ends[0]
+    return np.clip((landmarks - ends.mean(0)) @ axis / max(float(axis @ axis) / 2.0, 1e-9), -1.0, 1.0)
+
+
+def jaw_follow(landmarks: np.ndarray, down: np.ndarray) -> np.ndarray:
+    """(N,) how far each point below the nose moves per unit of lower-lip drop when the jaw opens: from nothing at
+    the nose tip's level (toward the hinge) to CHIN_FOLLOW at the chin, a little less toward the sides. `down`:
+    the face's downward axis in the picture."""
+    landmarks = np.asarray(landmarks, np.float64)
+    b = landmarks[:, :2] @ np.asarray(down, np.float64)
+    hinge_b, chin_b = float(b[1]), float(b[152])       # nose tip level: the jaw's motion fades toward the ears
+    t = (b - hinge_b) / max(chin_b - hinge_b, 1e-6)
+    return CHIN_FOLLOW * _smoothstep(t) * (1.0 - 0.25 * across_mouth(landmarks) ** 2)
+
+
 @dataclass
 class _Eye:
     box: tuple[int, int, int, int]      # y0, y1, x0, x1 in the image
@@ -128,14 +148,11 @@ class FaceRig:
         m, V = self.mesh, self.vertical_unit
         face = self.to_face(m)
 
-        ends = self.landmarks[list(R.OUTER_CORNERS)]
-        axis = ends[1] - ends[0]
-        across = (self.landmarks - ends.mean(0)) @ axis / max(float(axis @ axis) / 2.0, 1e-9)
+        across = across_mouth(self.landmarks)
+        follow = jaw_follow(self.landmarks, self.v)
 
         def s_of(i: int) -> float:
-            """Where a point sits across the mouth, −1 (one corner) … 1 (the other), measured along the corners'
-            3-D axis: a turned face's lips crowd together in the picture, but their middle is still the middle."""
-            return float(np.clip(across[i], -1.0, 1.0))
+            return float(across[i])
 
         def lens(i: int) -> float:
             return float(max(0.0, 1.0 - s_of(i) ** 2) ** 0.6)
@@ -143,12 +160,8 @@ class FaceRig:
         def lens_outer(i: int) -> float:
             return 0.3 + 0.7 * float(max(0.0, 1.0 - s_of(i) ** 2))
 
-        chin_b = float(face[152, 1])
-        hinge_b = float(face[1, 1])       # nose tip level: the jaw's visible motion fades toward the ears
-
         def jaw_weight(i: int) -> float:
-            t = (face[i, 1] - hinge_b) / max(chin_b - hinge_b, 1e-6)
-            return CHIN_FOLLOW * float(_smoothstep(np.array(t))) * (1.0 - 0.25 * abs(s_of(i)) ** 2)
+            return float(follow[i])
 
         # closing a parted rest mouth: inner lips meet at UPPER_SHARE_OF_CLOSING of the gap, outer lips follow
         gap = {up: face[lo, 1] - face[up, 1] + PRESS * V for up, lo in zip(R.UPPER_INNER, R.LOWER_INNER)}

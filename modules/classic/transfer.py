@@ -31,7 +31,7 @@ import numpy as np
 from deepstory_kernel.contracts import FaceTrack
 from deepstory_kernel.errors import InputError
 from modules.classic import mesh_regions as R
-from modules.classic.rig import CHIN_FOLLOW, FaceRig, vertical_unit
+from modules.classic.rig import FaceRig, jaw_follow, vertical_unit
 from modules.face import canonical
 from modules.face.align import FaceGeometry, analyze_portrait, clip_matrix, warp_similarity
 from modules.face.image import to_rgb_uint8
@@ -86,6 +86,7 @@ class _Driving:
     rest_gap: float                 # inner-lip gap of the first frame, mouth widths (≥ 0)
     pivot: np.ndarray               # (2,) between the eyes: head motion is expressed about it
     eyes: list[tuple[np.ndarray, float, float]]   # per eye: opening pixels (N, 2), open brightness, shut brightness
+    chin_follow: np.ndarray         # (len(CHIN_TRACK),) how far each chin point drops per unit of jaw drop
     eyes_before: tuple[float, float] = (0.0, 0.0)   # raw eyelid readings of the two frames before
 
     @classmethod
@@ -104,7 +105,7 @@ class _Driving:
         gray = cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
         eyes = [_eye_probe(gray, mesh, i) for i in (0, 1)]
         return cls(gray, mesh[list(ids)].astype(np.float32)[:, None, :], len(SKULL_TRACK), u, v, width,
-                   max(gap, 0.0), mesh[168].copy(), eyes)
+                   max(gap, 0.0), mesh[168].copy(), eyes, jaw_follow(landmarks, v)[list(CHIN_TRACK)])
 
     def measure(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
         """(2×3 head similarity first → this frame, rig coefficients (K,), eyelid closure) of one driving frame."""
@@ -126,10 +127,10 @@ class _Driving:
         d[~ok] = 0.0
         da = (d @ self.u) / self.width
         widen = 0.5 * float(da[k + 1] - da[k])
-        # the jaw: the chin's drop, over how far a chin drops per unit of lower-lip drop
+        # the jaw: each chin point's drop over how far that point drops per unit of lower-lip drop
         chin = slice(k + len(CORNER_TRACK), None)
-        drops = ((d[chin] @ self.v) / self.width)[ok[chin]]
-        lower = float(np.median(drops)) / CHIN_FOLLOW if len(drops) else 0.0
+        drops = ((d[chin] @ self.v) / self.width / np.maximum(self.chin_follow, 0.2))[ok[chin]]
+        lower = float(np.median(drops)) if len(drops) else 0.0
         # the first frame may already be parted: its lips were that far from closed
         jaw = max(lower + (1 - 0.4) * self.rest_gap, 0.0)
         # the upper lip moves little, and follows the jaw
