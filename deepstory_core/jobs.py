@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import logging
 import os
 import threading
 import time
@@ -44,6 +45,7 @@ class JobStatus:
     progress: ProgressEvent | None = None
     error: str | None = None     # a user-facing sentence when state == "failed"
     result: object = None
+    notes: tuple[str, ...] = ()  # warnings the job logged on its way (e.g. a damaged artifact moved aside)
 
     @property
     def running(self) -> bool:
@@ -174,6 +176,8 @@ class JobManager:
 
     def _run(self, key: str, work: JobFunction, lock: ProjectLock) -> None:
         job = self._jobs[key]
+        notes = _JobNotes(job)
+        logging.getLogger("deepstory").addHandler(notes)
 
         def report(event: ProgressEvent) -> None:
             with job.lock:
@@ -194,6 +198,7 @@ class JobManager:
             error = f"Unexpected error: {type(err).__name__}: {err}. Details were written to the server log."
             traceback.print_exc()
         finally:
+            logging.getLogger("deepstory").removeHandler(notes)
             lock.release()
         with job.lock:
             job.status.state = state
@@ -205,7 +210,25 @@ class JobManager:
     def _snapshot(job: _Job) -> JobStatus:
         with job.lock:
             s = job.status
-            return JobStatus(s.project, s.kind, s.state, s.started, s.finished, s.progress, s.error, s.result)
+            return JobStatus(s.project, s.kind, s.state, s.started, s.finished, s.progress, s.error, s.result,
+                             s.notes)
+
+
+class _JobNotes(logging.Handler):
+    """Keeps the warnings a job's thread logs (`deepstory` logger) on its status, so the studio can show them:
+    the server log is not where a user looks."""
+
+    def __init__(self, job: _Job) -> None:
+        super().__init__(logging.WARNING)
+        self._job = job
+        self._thread = threading.get_ident()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.thread != self._thread:
+            return                      # another project's job, or the page's own thread
+        with self._job.lock:
+            if len(self._job.status.notes) < 20:
+                self._job.status.notes = (*self._job.status.notes, record.getMessage())
 
 
 _MANAGER: JobManager | None = None

@@ -142,3 +142,20 @@ def test_full_disk_in_the_voice_stage_says_the_disk_is_full(tmp_path, monkeypatc
     with pytest.raises(StorageError, match="The disk is full: could not write .*voice"):
         _render(project, tmp_path / "o.mp4")
     assert not [p for p in (project.store.root / "voice").iterdir()]   # no temp files, no half artifacts
+
+
+def test_a_studio_job_tells_what_was_moved_aside(rendered):
+    """The studio's job panel shows the job's warnings: a user learns why a chunk was rendered again (the server
+    log is not where a user looks). Warnings logged by other threads are not the job's."""
+    from deepstory_core.jobs import JobManager
+
+    project, out, expected = rendered
+    _clips(project)[1].write_bytes(b"\x00garbage, no mp4 at all" * 50)
+    manager = JobManager()
+    manager.start(project.root, "export", lambda progress, cancel: _render(project, out))
+    logging.getLogger("deepstory").warning("a warning of the page's own thread")
+    status = manager.wait(project.root, timeout=300)
+    assert status is not None and status.state == "done"
+    assert any("The clip of chunk 2 was damaged" in note and "moved aside" in note for note in status.notes)
+    assert not any("page's own thread" in note for note in status.notes)
+    assert out.read_bytes() == expected

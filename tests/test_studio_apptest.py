@@ -592,3 +592,17 @@ def test_clean_up_removes_only_unused_renders(project):
     assert not stale.exists() and all(clip.exists() for clip in clips)
     at.button(key="clean_up").click().run()
     assert any("Nothing to remove" in s.value for s in at.success)
+
+
+def test_the_job_panel_says_what_was_damaged_and_made_again(project):
+    """A clip damaged on disk is moved aside and rendered again; the Export page's job panel says so."""
+    render.render_story(project)
+    clip = render.chunk_status(Project.open(project.root))[1].clip_path
+    clip.write_bytes(b"\x00not an mp4" * 64)
+    at = _app("export")
+    at.button(key="export").click()
+    at.run()
+    _wait(at, project)
+    warnings = [w.value for w in at.warning]
+    assert any("The clip of chunk 2 was damaged" in w and "moved aside" in w for w in warnings), warnings
+    assert render.chunk_status(Project.open(project.root))[1].clip_path.is_file()

@@ -107,6 +107,8 @@ def job_panel(project_root: Path, key: str) -> None:
         status = job_manager().status(project_root)
         if status is None:
             return
+        for note in status.notes:
+            st.warning(note, icon=":material/warning:")
         if status.running:
             event = status.progress
             label = event.label() if event else f"{status.kind}: starting…"
