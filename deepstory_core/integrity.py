@@ -78,10 +78,11 @@ def seal_path(store: ArtifactStore, stage: str, key: str, ext: str) -> Path:
     return store.path(stage, key, f"{ext}.json")
 
 
-def seal(store: ArtifactStore, stage: str, key: str, ext: str, frames: int) -> None:
-    """Record what a just-written artifact is: size, frame count, sha256 (atomic; written after the artifact)."""
+def seal(store: ArtifactStore, stage: str, key: str, ext: str, frames: int, sha256: str | None = None) -> None:
+    """Record what a just-written artifact is: size, frame count, sha256 (atomic; written after the artifact).
+    `sha256`: the digest when the caller has just checked the very bytes it wrote (not read again)."""
     path = store.path(stage, key, ext)
-    record = {"bytes": path.stat().st_size, "frames": int(frames), "sha256": sha256_file(path)}
+    record = {"bytes": path.stat().st_size, "frames": int(frames), "sha256": sha256 or sha256_file(path)}
     _verified.add(_identity(path))
     try:
         with store.writing(stage, key, f"{ext}.json") as tmp:

@@ -355,7 +355,8 @@ class RayExecutor:
                 tmp.write_bytes(artifact.track)
         with store.writing(artifact_stage, task.key, ext) as tmp:
             tmp.write_bytes(artifact.data)
-        integrity.seal(store, artifact_stage, task.key, ext, task.frames)   # what a later run verifies before reuse
+        # what a later run verifies before reuse (the bytes were hashed just above: not read back to hash again)
+        integrity.seal(store, artifact_stage, task.key, ext, task.frames, sha256=artifact.sha256)
 
 
 @dataclass(frozen=True)
