@@ -10,9 +10,6 @@ Frames are rendered and yielded batch by batch, so memory is bounded by one batc
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
 from collections.abc import Iterator, Sequence
 
 import cv2
@@ -24,6 +21,7 @@ from deepstory_kernel.media import FPS, SAMPLE_RATE
 from modules.classic.audio_features import mouth_drive
 from modules.classic.blinks import blink_closure
 from modules.classic.head_motion import head_motion, motion_matrix, stress_times
+from modules.classic.memo import image_key, remembered
 from modules.classic.rig import FaceRig, MouthPose
 from modules.classic.visemes import viseme_tracks
 from modules.face import canonical as C
@@ -35,8 +33,6 @@ ROUND_FULL = 0.17          # corners in on /u/ (each side)
 TUCK_RAISE = 0.07          # f/v: lower lip held up onto the upper teeth's edge …
 TUCK_JAW = 0.11            # … while the jaw opens a little
 VISEME_WEIGHT = 0.7        # share of the mouth shape taken from phoneme events when they are known
-_RIGS: OrderedDict[str, FaceRig] = OrderedDict()
-_RIGS_LOCK = threading.Lock()
 
 
 def identity_rig(identity: np.ndarray) -> FaceRig | None:
@@ -44,19 +40,11 @@ def identity_rig(identity: np.ndarray) -> FaceRig | None:
     model finds no face in it (a face placed by hand on a picture it cannot read: only the head moves)."""
     from modules.face.mesh import detect_mesh
 
-    key = hashlib.sha1(np.ascontiguousarray(identity).data).hexdigest()
-    with _RIGS_LOCK:
-        if key in _RIGS:
-            _RIGS.move_to_end(key)
-            return _RIGS[key]
-    mesh = detect_mesh(identity, thorough=False)
-    if mesh is None:
-        return None
-    rig = FaceRig(identity, mesh.landmarks)
-    with _RIGS_LOCK:
-        _RIGS[key] = rig
-        while len(_RIGS) > 8:
-            _RIGS.popitem(last=False)
+    def make() -> FaceRig | None:
+        mesh = detect_mesh(identity, thorough=False)
+        return None if mesh is None else FaceRig(identity, mesh.landmarks)
+
+    rig: FaceRig | None = remembered(image_key("identity-rig", identity), make)
     return rig
 
 

@@ -18,12 +18,8 @@ It works on any base video (the built-in one or SDA's) and costs a few milliseco
 
 from __future__ import annotations
 
-import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any
 
 import cv2
 import numpy as np
@@ -31,6 +27,7 @@ import numpy as np
 from deepstory_kernel.contracts import FaceTrack
 from deepstory_kernel.errors import InputError
 from modules.classic import mesh_regions as R
+from modules.classic.memo import image_key, remembered
 from modules.classic.rig import FaceRig, jaw_follow, vertical_unit
 from modules.face import canonical
 from modules.face.align import FaceGeometry, analyze_portrait, clip_matrix, warp_similarity
@@ -44,28 +41,6 @@ CHIN_TRACK = (152, 148, 377, 176, 400)   # the chin's outline: it drops with the
 UPPER_PER_JAW = 0.17                # upper-lip raise per unit of jaw drop in natural speech
 LK_PARAMS = {"winSize": (13, 13), "maxLevel": 2,
              "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
-_CACHE: OrderedDict[str, object] = OrderedDict()
-_CACHE_LOCK = threading.Lock()
-
-
-def _cached(key: str, make: Callable[[], Any]) -> Any:
-    """A small process-wide memo (portrait geometry, meshes, rigs) so a speaker's next chunks start at once."""
-    with _CACHE_LOCK:
-        if key in _CACHE:
-            _CACHE.move_to_end(key)
-            return _CACHE[key]
-    value = make()
-    with _CACHE_LOCK:
-        _CACHE[key] = value
-        while len(_CACHE) > 16:
-            _CACHE.popitem(last=False)
-    return value
-
-
-def _digest(image: np.ndarray) -> str:
-    return hashlib.sha1(np.ascontiguousarray(image).data).hexdigest() + str(image.shape)
-
-
 def _mesh_points(image: np.ndarray) -> np.ndarray | None:
     from modules.face.mesh import detect_mesh
 
@@ -91,7 +66,7 @@ class _Driving:
 
     @classmethod
     def from_frame(cls, frame: np.ndarray) -> _Driving:
-        landmarks = _cached("mesh:" + _digest(frame), lambda: _mesh_points(frame))
+        landmarks = remembered(image_key("mesh", frame), lambda: _mesh_points(frame))
         if landmarks is None:
             raise InputError("No face found in the first frame of the driving video; the base must show a face.")
         mesh = landmarks[:, :2]
@@ -248,7 +223,7 @@ class BuiltinMotionTransfer:
     @staticmethod
     def geometry(portrait: np.ndarray) -> FaceGeometry:
         """Face geometry of the portrait, remembered (process-wide, a few portraits) for its next chunks."""
-        geometry: FaceGeometry = _cached("geometry:" + _digest(portrait), lambda: analyze_portrait(portrait))
+        geometry: FaceGeometry = remembered(image_key("geometry", portrait), lambda: analyze_portrait(portrait))
         return geometry
 
     def _target(self, rgb: np.ndarray, full_frame: bool, geometry: FaceGeometry | None,
@@ -260,7 +235,7 @@ class BuiltinMotionTransfer:
             geometry = geometry if geometry is not None else self.geometry(rgb)
             to_target = np.vstack([clip_matrix(geometry, CLIP_SIZE), [0, 0, 1]])
             image = warp_similarity(rgb, to_target[:2], (CLIP_SIZE, CLIP_SIZE))
-        key = "target:" + _digest(image)
+        key = image_key("target", image)
 
         def make() -> tuple[FaceRig, np.ndarray]:
             mesh = _mesh_points(image)
@@ -278,7 +253,7 @@ class BuiltinMotionTransfer:
                 mesh = found[:, :2] @ back[:2, :2].T + back[:2, 2]
             return FaceRig(image, mesh), mesh[:, :2]
 
-        rig, mesh = _cached(key, make)
+        rig, mesh = remembered(key, make)
         box, mask = _face_region(image, mesh)
         return _Target(image, rig, box, mask, np.ascontiguousarray(1.0 - mask), _rigid_blocks(mask))
 
@@ -291,7 +266,7 @@ class BuiltinMotionTransfer:
         Raises InputError when the portrait has no findable face.
         """
         rgb = to_rgb_uint8(portrait)
-        if geometry is not None and _cached("mesh:" + _digest(rgb), lambda: _mesh_points(rgb)) is None:
+        if geometry is not None and remembered(image_key("mesh", rgb), lambda: _mesh_points(rgb)) is None:
             # a face placed by hand on a picture the face model cannot read: nothing to re-enact, the frame stays
             yield from self._still(rgb, full_frame, geometry, driving)
             return
