@@ -182,3 +182,19 @@ def test_without_a_track_the_jaw_is_measured_from_the_chin(portrait, eileen, gri
     assert np.all(measured[opened] > 0.05), "an open mouth read as closed"
     gain = float(np.polyfit(truth, measured, 1)[0])                      # the portrait opens as far as the base
     assert (0.9 <= gain <= 1.1) if portrait == "eileen" else (0.65 <= gain <= 1.3), f"gain {gain:.2f}"
+
+
+def test_the_track_not_the_pixels_decides(eileen):
+    """Still driving frames with a track that opens the jaw halfway through: the portrait opens — the transfer
+    follows the track, it does not measure the frames again."""
+    identity = align_face(eileen).image
+    driving = np.repeat(identity[None], 12, axis=0)
+    mouth = np.zeros((12, 5))
+    mouth[6:, 0], mouth[6:, 1] = 0.3, 0.05
+    track = FaceTrack(mouth, np.zeros(12), np.tile(np.eye(2, 3), (12, 1, 1)))
+    with_track = np.concatenate(list(BuiltinMotionTransfer().transfer(eileen, [driving], track=track)))
+    measured = np.concatenate(list(BuiltinMotionTransfer().transfer(eileen, [driving])))
+    gap = np.array([F.lip_gap_ratio(detect_mesh(frame, thorough=False)) for frame in with_track])
+    still = np.array([F.lip_gap_ratio(detect_mesh(frame, thorough=False)) for frame in measured])
+    assert gap[6:].min() > gap[:6].max() + 0.1, "the track's jaw drop must open the portrait's mouth"
+    assert np.ptp(still) < 0.02, "without the track, still frames give a still mouth"
