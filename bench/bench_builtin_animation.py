@@ -73,8 +73,7 @@ def main() -> int:
     geometry = analyze_portrait(portrait)
     identity = align_face(portrait, geometry).image
     lipsync, transfer = BuiltinLipSync(), BuiltinMotionTransfer()
-    list(lipsync.animate(audio[: 2 * SAMPLES_PER_FRAME], identity, seed=1))                  # face mesh, once
-    base = np.concatenate(list(lipsync.animate(audio[: 2 * SAMPLES_PER_FRAME], identity, seed=1)))
+    base = np.concatenate(list(lipsync.animate(audio[: 2 * SAMPLES_PER_FRAME], identity, seed=1)))   # face mesh, once
     list(transfer.transfer(portrait, [base], geometry=geometry))                                # portrait mesh, once
     print(f"chunk: {frames / FPS:.1f} s, {frames} frames; face analysis {time.perf_counter() - t0:.2f} s "
           f"(once per portrait)")

@@ -59,10 +59,12 @@ def mean_face() -> tuple[np.ndarray, str]:
 
 def reference_landmarker(dlib_path: Path | None):
     """image → (68, 2) reference points or None: face-alignment (cached weights) first, else dlib."""
-    from modules.face.landmarks import detect_landmarks, weights_cached
+    from deepstory_core.face_model import face_alignment_model
+    from modules.face.landmarks import detect_landmarks
 
-    if weights_cached():
-        return (lambda rgb: detect_landmarks(rgb)), "face-alignment"
+    model = face_alignment_model()          # None unless its weights are cached (never downloaded)
+    if model is not None:
+        return (lambda rgb: detect_landmarks(rgb, None, model)), "face-alignment"
     if dlib_path is None:
         return None, "none"
     sys.path.insert(0, str(dlib_path))

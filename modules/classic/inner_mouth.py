@@ -63,7 +63,7 @@ def palette_from_face(image: np.ndarray, mesh: np.ndarray) -> MouthPalette:
                         tongue=np.clip(flesh * 0.75, 0, 255).astype(np.float32))
 
 
-def _smoothstep(x: np.ndarray) -> np.ndarray:
+def smoothstep(x: np.ndarray) -> np.ndarray:
     x = np.clip(x, 0.0, 1.0)
     return x * x * (3.0 - 2.0 * x)
 
@@ -111,7 +111,7 @@ def paint_inner_mouth(region: np.ndarray, a: np.ndarray, b: np.ndarray, upper: n
     # tongue: low in a wide opening, rounded on top
     open_w = np.clip((gap - 0.1 * V) / (0.12 * V), 0.0, 1.0)
     tongue_top = y_l - 0.42 * gap * (1.0 - 0.5 * s ** 2)
-    tongue = _smoothstep((B - tongue_top) / max(0.06 * V, 0.8)) * open_w * (np.abs(s) < 0.85)
+    tongue = smoothstep((B - tongue_top) / max(0.06 * V, 0.8)) * open_w * (np.abs(s) < 0.85)
     tongue_rgb = palette.tongue * (0.55 + 0.45 * (1.0 - np.abs(s)))[..., None]
     colour = colour + (tongue_rgb - colour) * (0.85 * tongue)[..., None]
 
@@ -126,11 +126,11 @@ def paint_inner_mouth(region: np.ndarray, a: np.ndarray, b: np.ndarray, upper: n
     # pursed lips cover more of them: less of the teeth shows (what shows is still tooth-coloured, not greyed)
     teeth_edge = np.interp(A, rest_a, rest_b) + UPPER_TEETH_SHOW * V * float(np.clip(1.0 - 5.0 * rounding, 0.25, 1.0))
     ts = (A - centre) / (UPPER_TEETH_HALF * W)
-    upper_teeth = np.clip(teeth_edge - B + 0.5, 0.0, 1.0) * _smoothstep((1.0 - np.abs(ts)) / 0.35)
-    shade = (1.0 - 0.4 * np.clip(ts, -1, 1) ** 2) * (0.8 + 0.2 * _smoothstep((B - y_u) / max(0.05 * V, 0.7)))
+    upper_teeth = np.clip(teeth_edge - B + 0.5, 0.0, 1.0) * smoothstep((1.0 - np.abs(ts)) / 0.35)
+    shade = (1.0 - 0.4 * np.clip(ts, -1, 1) ** 2) * (0.8 + 0.2 * smoothstep((B - y_u) / max(0.05 * V, 0.7)))
     tooth = np.abs(((A - centre) / (TOOTH_WIDTH * W) + 0.5) % 1.0 - 0.5) * TOOTH_WIDTH * W   # px from a tooth gap
     shade *= 1.0 - 0.18 * np.exp(-(tooth / max(0.008 * W, 0.35)) ** 2) * np.clip(W / 60.0, 0.0, 1.0)
-    shade *= 1.0 - 0.2 * _smoothstep((B - teeth_edge + 0.04 * V) / max(0.04 * V, 0.6))   # the biting edge
+    shade *= 1.0 - 0.2 * smoothstep((B - teeth_edge + 0.04 * V) / max(0.04 * V, 0.6))   # the biting edge
     colour = colour + (palette.teeth * shade[..., None] - colour) * upper_teeth[..., None]
 
     patch = region[sy, sx].astype(np.float32)

@@ -156,9 +156,10 @@ class BuiltinLipSync:
             for j, i in enumerate(range(start, stop)):
                 still = (abs(pose.jaw[i]) < 1e-4 and abs(pose.spread[i]) < 1e-4 and abs(pose.round[i]) < 1e-4
                          and abs(pose.tuck[i]) < 1e-4 and abs(pose.upper[i]) < 1e-4)
-                frame = rest.copy() if still else rig.render(pose.part(slice(i, i + 1)))[0]
-                if still and pose.blink[i] > 0.01:
-                    rig.render_eyes(frame, float(pose.blink[i]))
+                frame = rest.copy() if still else rig.image.copy()
+                if not still:
+                    rig.render_mouth(frame, rig.controls_to_coefs(pose, i))
+                rig.render_eyes(frame, float(pose.blink[i]))
                 dx, dy, roll = (float(x) for x in c["motion"][i])
                 if abs(dx) + abs(dy) + abs(roll) > 1e-3:
                     frame = cv2.warpAffine(frame, motion_matrix(dx, dy, roll, pivot), frame.shape[1::-1],

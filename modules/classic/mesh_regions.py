@@ -19,8 +19,6 @@ CORNERS = OUTER_CORNERS + INNER_CORNERS
 CHIN = (18, 200, 199, 175, 152, 83, 313, 201, 421, 208, 428, 32, 262, 140, 369, 171, 396)
 # Face oval below the cheekbones, image-left ear → chin → image-right ear.
 JAW = M.JAW_LINE
-# Lower cheeks beside the mouth: they follow the jaw partly (skin stretches over an opening jaw).
-LOWER_CHEEKS = (186, 410, 57, 287, 43, 273, 204, 424, 202, 422, 210, 430, 212, 432, 214, 434, 135, 364)
 # Skull: brows, eyes, nose, cheekbones, forehead — never moved by the mouth.
 SKULL = (10, 338, 297, 332, 284, 251, 389, 356, 127, 162, 21, 54, 103, 67, 109,
          70, 63, 105, 66, 107, 336, 296, 334, 293, 300,

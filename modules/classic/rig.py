@@ -24,7 +24,7 @@ import cv2
 import numpy as np
 
 from modules.classic import mesh_regions as R
-from modules.classic.inner_mouth import MouthPalette, paint_inner_mouth, palette_from_face
+from modules.classic.inner_mouth import MouthPalette, paint_inner_mouth, palette_from_face, smoothstep
 from modules.classic.tps import tps_basis_fields
 
 PATTERNS = ("close", "jaw", "upper", "spread", "round", "tuck")
@@ -53,13 +53,13 @@ class MouthPose:
     def __len__(self) -> int:
         return len(self.jaw)
 
-    def part(self, index: slice | np.ndarray) -> MouthPose:
-        return MouthPose(*(np.asarray(getattr(self, f))[index] for f in self.__dataclass_fields__))
 
-
-def _smoothstep(x: np.ndarray) -> np.ndarray:
-    x = np.clip(x, 0.0, 1.0)
-    return x * x * (3.0 - 2.0 * x)
+def face_axes(mesh: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(u, v): the face's rightward axis (along the eye line) and its downward axis, unit vectors in the picture."""
+    points = np.asarray(mesh, np.float64)[:, :2]
+    u = points[list(R.EYE_CENTRES[1])].mean(0) - points[list(R.EYE_CENTRES[0])].mean(0)
+    u = u / max(np.linalg.norm(u), 1e-6)
+    return u, np.array([-u[1], u[0]])
 
 
 def vertical_unit(landmarks: np.ndarray, mouth_width: float) -> float:
@@ -91,19 +91,17 @@ def jaw_follow(landmarks: np.ndarray, down: np.ndarray) -> np.ndarray:
     b = landmarks[:, :2] @ np.asarray(down, np.float64)
     hinge_b, chin_b = float(b[1]), float(b[152])       # nose tip level: the jaw's motion fades toward the ears
     t = (b - hinge_b) / max(chin_b - hinge_b, 1e-6)
-    return CHIN_FOLLOW * _smoothstep(t) * (1.0 - 0.25 * across_mouth(landmarks) ** 2)
+    return CHIN_FOLLOW * smoothstep(t) * (1.0 - 0.25 * across_mouth(landmarks) ** 2)
 
 
 @dataclass
 class _Eye:
     box: tuple[int, int, int, int]      # y0, y1, x0, x1 in the image
-    a: np.ndarray                       # (h, w) eye-frame coordinates of the box pixels
-    b: np.ndarray
+    b: np.ndarray                       # (h, w) eye-frame coordinate (down the face) of the box pixels
     top: np.ndarray                     # (h, w) upper-lid margin b at each pixel's a
     bottom: np.ndarray
     crease: np.ndarray
     arc: np.ndarray                     # (h, w) 0..1 closure profile across the eye
-    centre: np.ndarray                  # (2,) image coordinates
     gx: np.ndarray                      # (h, w) image coordinates of the box pixels
     gy: np.ndarray
     lid_rgb: np.ndarray                 # (w, 3)-broadcastable colour of the closed lid's skin
@@ -119,15 +117,10 @@ class FaceRig:
         self.landmarks = landmarks
         self.mesh = landmarks[:, :2]
         m = self.mesh
-        eye_l = m[list(R.EYE_CENTRES[0])].mean(0)
-        eye_r = m[list(R.EYE_CENTRES[1])].mean(0)
-        u = eye_r - eye_l
-        self.u = u / max(np.linalg.norm(u), 1e-6)
-        self.v = np.array([-self.u[1], self.u[0]])
+        self.u, self.v = face_axes(m)
         self.mouth_width = float(np.linalg.norm(m[R.OUTER_CORNERS[1]] - m[R.OUTER_CORNERS[0]]))
         self.vertical_unit = vertical_unit(landmarks, self.mouth_width)
         self.origin = 0.5 * (m[13] + m[14])
-        self.eye_distance = float(np.linalg.norm(eye_r - eye_l))
         self._prepare_mouth()
         self.eyes = [self._prepare_eye(i) for i in (0, 1)]
         self.palette: MouthPalette = palette_from_face(self.image, m)
@@ -143,7 +136,7 @@ class FaceRig:
         return np.multiply.outer(np.asarray(da, np.float64), self.u) + np.multiply.outer(np.asarray(db, np.float64), self.v)
 
     # ---------- preparation ----------
-    def _patterns(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def _patterns(self) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
         """Control points of both lip sides and each pattern's displacement of them (image px per unit control)."""
         m, V = self.mesh, self.vertical_unit
         face = self.to_face(m)
@@ -216,7 +209,7 @@ class FaceRig:
             ids_all = skull + shared + ids
             disp = np.stack([pattern(i, side) for i in ids_all])          # (N, K, 2) face-local, W units
             sets.append((np.array(ids_all), disp))
-        return sets[0], sets[1], face   # type: ignore[return-value]
+        return sets[0], sets[1]
 
     def _prepare_mouth(self) -> None:
         m, W, V = self.mesh, self.mouth_width, self.vertical_unit
@@ -238,16 +231,16 @@ class FaceRig:
         self._coarse = np.stack(np.meshgrid(gx, gy), axis=-1).astype(np.float32)       # (gh, gw, 2) image xy
         self._coarse_scale = ((gw - 1) / max(x1 - 1 - x0, 1), (gh - 1) / max(y1 - 1 - y0, 1))
         border = self._border_points((x0, y0, x1, y1), V)
-        (up_ids, up_disp), (lo_ids, lo_disp), _ = self._patterns()
+        (up_ids, up_disp), (lo_ids, lo_disp) = self._patterns()
         self._fields: list[np.ndarray] = []
         self._ctrl: list[tuple[np.ndarray, np.ndarray]] = []
         for ids, disp in ((up_ids, up_disp), (lo_ids, lo_disp)):
             centres = np.vstack([m[ids], border])
-            d_img = self._vec(disp[..., 0] * W, disp[..., 1] * V)                       # (N, K, 2) image px
-            d_img = np.concatenate([d_img, np.zeros((len(border), len(PATTERNS), 2))])
+            moved = self._vec(disp[..., 0] * W, disp[..., 1] * V)                       # (N, K, 2) image px
+            d_img = np.concatenate([moved, np.zeros((len(border), len(PATTERNS), 2))])
             fields = tps_basis_fields(centres, d_img.transpose(1, 0, 2), self._coarse.reshape(-1, 2))
             self._fields.append(fields.reshape(len(PATTERNS), gh * gw * 2).astype(np.float32))
-            ctrl = dict(zip(ids.tolist(), self._vec(disp[..., 0] * W, disp[..., 1] * V)))
+            ctrl = dict(zip(ids.tolist(), moved))
             inner = R.UPPER_INNER if not self._ctrl else R.LOWER_INNER
             self._ctrl.append((m[list(inner)], np.stack([ctrl[i] for i in inner])))     # (11, 2), (11, K, 2)
         # full-resolution face-local coordinates of the ROI
@@ -309,7 +302,7 @@ class FaceRig:
             skin = skin[luma >= np.median(luma)]
         lid_rgb = skin.mean(0) if len(skin) else self.image[y0:y1, x0:x1].reshape(-1, 3).mean(0)
         lid_rgb = np.asarray(lid_rgb, np.float32)
-        return _Eye((y0, y1, x0, x1), a, b, top, bottom, crease, arc, centre, gx, gy, lid_rgb)
+        return _Eye((y0, y1, x0, x1), b, top, bottom, crease, arc, gx, gy, lid_rgb)
 
     # ---------- per frame ----------
     def controls_to_coefs(self, pose: MouthPose, i: int) -> np.ndarray:
@@ -343,7 +336,7 @@ class FaceRig:
         centre_a = 0.5 * float(line_a[-1] + line_a[0])
         outside = np.clip((np.abs(a - centre_a) - half) / (0.35 * self.mouth_width), 0.0, 1.0)
         band = 0.6 + outside * (0.25 * self.vertical_unit)
-        return _smoothstep((b - mid) / band + 0.5).astype(np.float32)
+        return smoothstep((b - mid) / band + 0.5).astype(np.float32)
 
     def _prepare_side_weights(self) -> None:
         """The side weight at rest over the ROI, and the box around the lips where it changes with the pose."""
@@ -377,8 +370,9 @@ class FaceRig:
         sy, sx = self._lip_box
         line_a, mid_b = self._mid_line(up, lo)
         w_low[sy, sx] = self._side_weight(self._a[sy, sx], self._b[sy, sx], line_a, mid_b)
-        map_x = self._grid_x - cv2.blendLinear(back_up[..., 0], back_lo[..., 0], 1.0 - w_low, w_low)
-        map_y = self._grid_y - cv2.blendLinear(back_up[..., 1], back_lo[..., 1], 1.0 - w_low, w_low)
+        back = cv2.blendLinear(back_up, back_lo, 1.0 - w_low, w_low)
+        map_x = self._grid_x - back[..., 0]
+        map_y = self._grid_y - back[..., 1]
         return map_x, map_y, up, lo
 
     def render_mouth(self, frame: np.ndarray, coefs: np.ndarray, source: np.ndarray | None = None) -> None:
@@ -421,8 +415,8 @@ class FaceRig:
             # the stretched lid skin's own fine texture (wrinkles, pores) carried onto the lid: not a flat patch
             detail = np.clip((patch - smooth) / np.maximum(smooth, 8.0), -0.35, 0.35)
             lid_rgb = (0.75 * skin + 0.25 * smooth) * (1.0 + LID_TEXTURE * detail)
-            cover = (_smoothstep((b - eye.top + 0.3 * height) / (0.4 * height))
-                     * _smoothstep((lid - b) / np.maximum(0.12 * height, 0.5)) * np.clip(1.4 * c, 0.0, 1.0))
+            cover = (smoothstep((b - eye.top + 0.3 * height) / (0.4 * height))
+                     * smoothstep((lid - b) / np.maximum(0.12 * height, 0.5)) * np.clip(1.4 * c, 0.0, 1.0))
             cover = (0.95 * cover)[..., None]
             patch = patch * (1.0 - cover) + lid_rgb * cover
             lash = np.exp(-((b - lid) / np.maximum(LASH_WIDTH * height, 0.45)) ** 2) * (LASH_DARK * c)

@@ -28,7 +28,7 @@ from deepstory_kernel.contracts import FaceTrack
 from deepstory_kernel.errors import InputError
 from modules.classic import mesh_regions as R
 from modules.classic.memo import image_key, remembered
-from modules.classic.rig import FaceRig, jaw_follow, vertical_unit
+from modules.classic.rig import FaceRig, face_axes, jaw_follow, vertical_unit
 from modules.face import canonical
 from modules.face.align import FaceGeometry, analyze_portrait, clip_matrix, warp_similarity
 from modules.face.image import to_rgb_uint8
@@ -41,11 +41,19 @@ CHIN_TRACK = (152, 148, 377, 176, 400)   # the chin's outline: it drops with the
 UPPER_PER_JAW = 0.17                # upper-lip raise per unit of jaw drop in natural speech
 LK_PARAMS = {"winSize": (13, 13), "maxLevel": 2,
              "criteria": (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 20, 0.03)}
+
+
 def _mesh_points(image: np.ndarray) -> np.ndarray | None:
+    """The image's face mesh (478, 3: x, y, depth), found once per image and remembered (the same picture is asked
+    about by the driving reference, the portrait's rig and the hand-placed-face check)."""
     from modules.face.mesh import detect_mesh
 
-    mesh = detect_mesh(image, thorough=max(image.shape[:2]) > 400)
-    return None if mesh is None else np.asarray(mesh.landmarks, np.float64)      # (478, 3): x, y, depth
+    def find() -> np.ndarray | None:
+        mesh = detect_mesh(image, thorough=max(image.shape[:2]) > 400)
+        return None if mesh is None else np.asarray(mesh.landmarks, np.float64)
+
+    found: np.ndarray | None = remembered(image_key("mesh", image), find)
+    return found
 
 
 @dataclass
@@ -66,14 +74,11 @@ class _Driving:
 
     @classmethod
     def from_frame(cls, frame: np.ndarray) -> _Driving:
-        landmarks = remembered(image_key("mesh", frame), lambda: _mesh_points(frame))
+        landmarks = _mesh_points(frame)
         if landmarks is None:
             raise InputError("No face found in the first frame of the driving video; the base must show a face.")
         mesh = landmarks[:, :2]
-        eye_l = mesh[list(R.EYE_CENTRES[0])].mean(0)
-        eye_r = mesh[list(R.EYE_CENTRES[1])].mean(0)
-        u = (eye_r - eye_l) / max(np.linalg.norm(eye_r - eye_l), 1e-6)
-        v = np.array([-u[1], u[0]])
+        u, v = face_axes(mesh)
         width = vertical_unit(landmarks, float(np.linalg.norm(mesh[291] - mesh[61])))   # as the rig's lip motion
         gap = float(((mesh[14] - mesh[13]) @ v) / max(width, 1e-6))
         ids = SKULL_TRACK + CORNER_TRACK + CHIN_TRACK
@@ -266,7 +271,7 @@ class BuiltinMotionTransfer:
         Raises InputError when the portrait has no findable face.
         """
         rgb = to_rgb_uint8(portrait)
-        if geometry is not None and remembered(image_key("mesh", rgb), lambda: _mesh_points(rgb)) is None:
+        if geometry is not None and _mesh_points(rgb) is None:
             # a face placed by hand on a picture the face model cannot read: nothing to re-enact, the frame stays
             yield from self._still(rgb, full_frame, geometry, driving)
             return
