@@ -27,8 +27,9 @@ def _current_umask() -> int:
 
 _SHORT_WRITE = re.compile(r"\d+ requested and \d+ written")
 
-# mkstemp creates 0600 files; finished files get the permissions a plain open() would give them.
-_FILE_MODE = 0o666 & ~_current_umask()
+# mkstemp creates 0600 files; finished files get the permissions a plain open() would give them (the umask is read
+# once, at import: reading it means setting it, which is not safe while job threads create files).
+FILE_MODE = 0o666 & ~_current_umask()
 
 
 @contextlib.contextmanager
@@ -46,7 +47,7 @@ def atomic_path(destination: str | os.PathLike[str], suffix: str | None = None) 
             dir=destination.parent,
         )
         os.close(fd)
-        os.chmod(tmp_name, _FILE_MODE)
+        os.chmod(tmp_name, FILE_MODE)
     except OSError as err:
         raise StorageError(_describe_os_error(err, destination)) from err
     tmp = Path(tmp_name)

@@ -102,7 +102,6 @@ def families() -> list[Family]:
     return list(_FAMILIES.values())
 
 
-stage_of = models.stage_of   # the stage `model_id` serves, from its family
 
 
 def torch_hub_checkpoints() -> Path:

@@ -71,13 +71,10 @@ def strict_fp32(device: torch.device) -> contextlib.AbstractContextManager:
                        allow_tf32=False)
 
 
-def inference_context(device: torch.device | None = None, fast_precision: bool = False,
-                      precision: str | None = None) -> contextlib.AbstractContextManager:
-    """`torch.inference_mode()`, plus autocast to `precision` ("bf16" | "fp16"; "fp32" = none). `fast_precision`
-    (older callers) means bf16 on CUDA. An explicit precision is honoured on any device (tests check CPU numerics)."""
+def inference_context(device: torch.device | None = None, precision: str = "fp32") -> contextlib.AbstractContextManager:
+    """`torch.inference_mode()`, plus autocast to `precision` ("bf16" | "fp16"; "fp32" = none), honoured on any
+    device (tests check CPU numerics)."""
     device = device or get_device()
-    if precision is None:
-        precision = "bf16" if fast_precision and device.type == "cuda" else "fp32"
     if precision not in PRECISIONS:
         raise ValueError(f"precision {precision!r}: choose one of {', '.join(PRECISIONS)}")
 

@@ -98,10 +98,7 @@ class StageWorker:
     def _ensure(self, spec: Any, fingerprint: str) -> None:
         if self._loaded == (spec.backend_id, fingerprint):
             return
-        self._model, self._loaded, self._identities = None, None, {}
-        from deepstory_kernel.device import release_memory
-
-        release_memory()
+        self.release()                    # the previous stage's model first
         found = spec.fingerprint()
         if found != fingerprint:   # the same key must mean the same bytes: refuse other weights or other code
             raise ModelUnavailableError(

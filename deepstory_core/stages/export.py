@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from deepstory_kernel.errors import InputError, StorageError
 
-from ..atomic import describe_os_error, remove_orphan_temp_files, temp_prefix
+from ..atomic import FILE_MODE, describe_os_error, remove_orphan_temp_files, temp_prefix
 from ..burn_in import SubtitleStyle, burn_subtitles
 from ..progress import CancelToken, ProgressCallback, StageProgress
 from ..soundtrack import write_soundtrack
@@ -157,7 +157,7 @@ def export_video(clips: Sequence[str | os.PathLike[str]], soundtrack_wav: str | 
             burn_subtitles(joined, srt_tmp, temps[2], burn_in, on_frames)
             picture = temps[2]
         mux(picture, soundtrack_wav, muxed, srt=srt_tmp, soft_subtitles=soft_subtitles and srt_tmp is not None)
-        os.chmod(muxed, 0o666 & ~_umask())
+        os.chmod(muxed, FILE_MODE)
         os.replace(muxed, out)
         for final, temp in subtitle_temps.items():    # subtitles last
             os.replace(temp, final)
@@ -175,11 +175,5 @@ def _write_temp_text(out: Path, kind: str, suffix: str, text: str) -> Path:
         f.write(text)
         f.flush()
         os.fsync(f.fileno())
-    os.chmod(path, 0o666 & ~_umask())
+    os.chmod(path, FILE_MODE)
     return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

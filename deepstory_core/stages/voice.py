@@ -87,11 +87,6 @@ def spoken_text(sentence) -> str:
     return say_as or sentence.text
 
 
-def artifact_complete(store, stage: str, key: str) -> bool:
-    """A voice or chunk-audio artifact is complete when both files exist (the json is written last)."""
-    return store.exists(stage, key, "json") and store.exists(stage, key, "npy")
-
-
 def stored_sentence_length(store, key: str, repair: bool = True) -> int | None:
     """Speech samples of a sentence's finished audio artifact, or None when it is not (completely) there; a
     damaged one (no sample count, audio of another length) is moved aside (`repair`; queries pass False and
