@@ -19,15 +19,16 @@ from pathlib import Path
 
 import numpy as np
 
+from deepstory_kernel.checkpoints import weights_fingerprint
 from deepstory_kernel.contracts import PhonemeEvent, Speech
 from deepstory_kernel.errors import InputError, ModelUnavailableError
 
-from .piper_files import _SAFE_NAME, BUNDLED_NAME, bundled_files, user_voice_names, voice_files
+from .piper_files import _SAFE_NAME, BUNDLED_NAME, user_voice_names, voice_files
 from .voice_info import check_speakable
 
 PIPER_PREFIX = "piper:"
 BUNDLED_VOICE = PIPER_PREFIX + BUNDLED_NAME
-__all__ = ["BUNDLED_NAME", "bundled_files", "user_voice_names", "voice_files"]   # re-exported
+__all__ = ["BUNDLED_NAME", "user_voice_names", "voice_files"]   # re-exported
 _HELP = "put <name>.onnx and <name>.onnx.json in data/piper/ (see data/piper/README.md)"
 
 
@@ -116,8 +117,6 @@ class PiperBackend:
     @functools.cached_property
     def weights_checksum(self) -> str:
         """Part of every sentence-audio key: another model file (or config) under the same name → new audio."""
-        from deepstory_kernel.checkpoints import weights_fingerprint  # lazy: it imports torch
-
         return weights_fingerprint((self.model_path, self.config_path))
 
     def tuned(self, tuning: VoiceTuning) -> PiperBackend:

@@ -30,7 +30,14 @@ from .voice_dctts import list_dctts_voices, load_dctts_voice
 from .voice_info import DCTTS_PREFIX, ESPEAK_PREFIX, VoiceInfo, _short, check_speakable
 
 __all__ = ["DCTTS_PREFIX", "ESPEAK_PREFIX", "VoiceInfo", "check_speakable"]   # re-exported: callers name voice ids from here
-from .voice_piper import BUNDLED_VOICE, DEFAULT_TUNING, PIPER_PREFIX, VoiceTuning
+from .voice_piper import (
+    BUNDLED_VOICE,
+    DEFAULT_TUNING,
+    PIPER_PREFIX,
+    VoiceTuning,
+    list_piper_voices,
+    load_piper_voice,
+)
 
 
 @dataclass(frozen=True)
@@ -115,8 +122,6 @@ def _espeak_status() -> tuple[bool, str]:
 def list_voices(data_dir: Path | None = None) -> list[VoiceInfo]:
     """Every voice the studio knows: Piper voices (bundled first, then `<data>/piper`), the built-in espeak voices,
     then DC-TTS folders under `<data>/dctts` (`data_dir`: None = the data folder of `deepstory_core.paths`)."""
-    from .voice_piper import list_piper_voices
-
     ok, note = _espeak_status()
     voices = [_builtin_info(vid, t, ok, note) for vid, t in BUILTIN_VOICES.items()]
     return list_piper_voices(data_dir) + voices + list_dctts_voices(data_dir)
@@ -152,8 +157,6 @@ def get_voice(voice_id: str, data_dir: Path | None = None) -> VoiceBackend:
     if voice_id.startswith(DCTTS_PREFIX):
         return load_dctts_voice(voice_id, data_dir)
     if voice_id.startswith(PIPER_PREFIX):
-        from .voice_piper import load_piper_voice
-
         return load_piper_voice(voice_id, data_dir)
     raise _unknown(voice_id)
 

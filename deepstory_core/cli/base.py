@@ -72,12 +72,6 @@ def speech_segments(path: Path) -> tuple[int, Iterator[np.ndarray]]:
     return total_frames, segments()
 
 
-def load_speech(path: Path) -> np.ndarray:
-    """Audio file → mono float32 at the project rate, padded with silence to whole video frames (short files)."""
-    _, segments = speech_segments(path)
-    return np.concatenate(list(segments))
-
-
 def run(args: argparse.Namespace) -> int:
     out = Path(args.output)
     suffix = out.suffix.lower()
@@ -145,13 +139,14 @@ def write_base_video(out: Path, frames: Iterator[tuple[np.ndarray, np.ndarray | 
 
 
 class _Reporting:
-    """Wraps an animator so each batch it yields reports progress."""
+    """Wraps an animator so each batch it yields reports progress; one tracker across all the segments, so the
+    count runs once from 0 to the total."""
 
     def __init__(self, animator, total: int, progress) -> None:
-        self._animator, self._total, self._progress = animator, total, progress
+        self._animator = animator
+        self._tracker = StageProgress(progress, "base", total, "frames")   # frames, with the time left
 
     def animate(self, audio, identity, seed, phonemes=(), *, style=None):
-        tracker = StageProgress(self._progress, "base", self._total, "frames")   # frames, with the time left
         for batch in self._animator.animate(audio, identity, seed, phonemes, style=style):
-            tracker.advance(len(batch))
+            self._tracker.advance(len(batch))
             yield batch

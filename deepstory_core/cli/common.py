@@ -20,10 +20,10 @@ from ..project import PROJECT_FILE, Project, projects_root, slugify
 
 
 @contextlib.contextmanager
-def locked_project_folder(root: Path) -> Iterator[bool]:
+def locked_project_folder(root: Path) -> Iterator[None]:
     """Hold the project's lock (the one the studio and every other command take) for the whole command, before
-    anything in the project is written: a refused second command changes nothing. Yields whether the folder is new;
-    a new folder is removed again when the command fails before it made anything (no empty projects left behind)."""
+    anything in the project is written: a refused second command changes nothing. A new folder
+    is removed again when the command fails before it made anything (no empty projects left behind)."""
     created = not root.exists()
     try:
         root.mkdir(parents=True, exist_ok=True)
@@ -31,7 +31,7 @@ def locked_project_folder(root: Path) -> Iterator[bool]:
         raise StorageError(f"Cannot create the project folder {root}: {err.strerror or err}.") from None
     try:
         with ProjectLock(root):
-            yield created
+            yield
     except BaseException:
         if created and not _holds_work(root):
             shutil.rmtree(root, ignore_errors=True)

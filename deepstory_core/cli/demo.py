@@ -9,6 +9,7 @@ from deepstory_kernel.errors import InputError
 
 from ..demo import create_demo_project
 from ..project import projects_root
+from ..stages.export import subtitles_path
 from .common import check_writable
 from .render import add_render_options, apply_options, render_project
 
@@ -28,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     if out.suffix.lower() != ".mp4":
         raise InputError(f"The output {out} must be an .mp4 file name.")
     check_writable(out, example="demo.mp4")
-    check_writable(out.with_suffix(".srt"), example="demo.srt")
+    check_writable(subtitles_path(out), example="demo.srt")
     project = create_demo_project(Path(args.project) if args.project else projects_root() / "demo")
     apply_options(project, args)
     project.save()

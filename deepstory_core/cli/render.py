@@ -115,8 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
 def _ray_runner(project: Project, args: argparse.Namespace):
     """`--ray` as given, else the project's setting; with `--ray-shared-project` an executor writing in place."""
-    target = args.ray if getattr(args, "ray", None) is not None else None
-    if not getattr(args, "ray_shared_project", False):
+    target = args.ray
+    if not args.ray_shared_project:
         return target
     from ..distributed import RayExecutor
 

@@ -274,7 +274,6 @@ class _Zygote:
         if "error" in header:
             self.close()
             raise EspeakError(header["error"])
-        self.sample_rate = int(header["rate"])
 
     def _exchange(self, request: dict[str, Any] | None) -> tuple[dict[str, Any], bytes]:
         assert self.process.stdin is not None and self.process.stdout is not None
