@@ -12,7 +12,7 @@ import numpy as np
 from deepstory_kernel.errors import DeepstoryError, InputError
 
 from .face_model import analyse_face
-from .identities import aligned_identity, load_portrait_image, portrait_ref
+from .identities import load_portrait_image, portrait_ref
 
 
 @dataclass(frozen=True)
@@ -34,19 +34,6 @@ class FaceCheck:
     def detector(self) -> str:
         """Which method found the face ("haar", "face-alignment", "mediapipe", "manual", "aligned", …)."""
         return str(getattr(self.geometry, "method", "") or "")
-
-    @property
-    def notice(self) -> str | None:
-        return getattr(self.geometry, "notice", None)
-
-    def aligned(self) -> np.ndarray | None:
-        """The 128×96 aligned face the base stage animates (None when there is no face)."""
-        if self.geometry is None or self.image is None:
-            return None
-        try:
-            return aligned_identity(self.image, self.speaker, self.geometry)
-        except DeepstoryError:
-            return None
 
 
 def check_face(project, speaker: str) -> FaceCheck:

@@ -154,8 +154,6 @@ class FacePreview:
 
     annotated: np.ndarray
     aligned: np.ndarray | None
-    method: str               # "landmarks", "haar", "manual", "aligned", … (how the face was found)
-    notice: str | None        # a remark on how it was found (e.g. a fallback detector), or None
 
 
 def detect_face(portrait: np.ndarray, speaker: str = "") -> tuple[Any, str | None]:
@@ -188,4 +186,4 @@ def face_preview(portrait: np.ndarray, geometry: Any) -> FacePreview:
         aligned: np.ndarray | None = align_face(portrait, geometry).image
     except InputError:
         aligned = None
-    return FacePreview(shown, aligned, geometry.method, geometry.notice)
+    return FacePreview(shown, aligned)

@@ -14,9 +14,8 @@ from __future__ import annotations
 import math
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import cv2
@@ -411,10 +410,6 @@ def eye_closures(blink: np.ndarray, eye_open: np.ndarray | None = None) -> tuple
     return blinks, flickers
 
 
-def count_blinks(blink: np.ndarray, eye_open: np.ndarray | None = None) -> int:
-    return eye_closures(blink, eye_open)[0]
-
-
 def _bilabial_closed(events: Sequence[PhonemeEvent], gap: np.ndarray, closed_below: np.ndarray,
                      samples_per_frame: float, end_sample: int) -> tuple[float | None, int]:
     """Share of p/b/m phonemes during which (± one frame) the lips close."""
@@ -517,11 +512,6 @@ def score_video(path: str | os.PathLike[str], audio: np.ndarray, sample_rate: in
                 phonemes: Sequence[PhonemeEvent] = (), portrait: np.ndarray | None = None,
                 landmarker: Any = None) -> LipSyncScore:
     """`score_frames` on a rendered file, streamed in batches: an mp4 clip, or a base's uint8 `.npy` frames."""
-    from .video import READ_BATCH, iter_video_frames, open_frames_npy
+    from .video import read_frames_any
 
-    if Path(path).suffix == ".npy":
-        frames = open_frames_npy(path)                  # memory-mapped: one batch in memory at a time
-        batches: Iterator[np.ndarray] = (frames[i:i + READ_BATCH] for i in range(0, len(frames), READ_BATCH))
-    else:
-        batches = iter_video_frames(path)
-    return score_frames(batches, audio, sample_rate, phonemes, portrait, landmarker)
+    return score_frames(read_frames_any(path), audio, sample_rate, phonemes, portrait, landmarker)

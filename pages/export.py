@@ -4,7 +4,6 @@ burned in); play and download the result, or queue the render behind others."""
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 import streamlit as st
 
@@ -15,8 +14,7 @@ from deepstory_core.cleanup import clean_up
 from deepstory_core.demo import is_demo
 from deepstory_core.distributed import cluster_problem
 from deepstory_core.exported import download_name, safe_export_state
-from deepstory_core.project import Project
-from deepstory_core.render_queue import render_queue
+from deepstory_core.render_queue import export_work, render_queue
 from deepstory_core.stages.animate import CANVAS_SIZES
 from deepstory_core.stages.export import subtitles_path, webvtt_path
 from ui.session import next_step, open_page, scoped_key
@@ -26,13 +24,6 @@ EAGER_DOWNLOAD_BYTES = 200 * 2**20
 project = open_page("Export")
 busy = job_running(project.root)
 settings = project.settings
-
-
-def _export(root: Path):
-    def work(progress, cancel):
-        return render.render_story(Project.open(root), progress, cancel)
-
-    return work
 
 
 def _option(container, widget, label: str, setting: str, **kwargs) -> None:
@@ -86,7 +77,7 @@ st.caption(f"Backends: base **{settings.base_backend}**, animate **{settings.ani
 state = safe_export_state(project, render.export_path(project))
 b1, b2 = st.columns([1, 1])
 label = "Render the demo" if is_demo(project) and state == "none" else "Export video"
-job_button(b1, label, "export", project.root, "Export", _export(project.root), "export-job", busy,
+job_button(b1, label, "export", project.root, "Export", export_work(project.root), "export-job", busy,
            type="primary", icon=":material/movie:", width="stretch",
            help="Renders every missing voice, base and clip, then joins them into one video.")
 if b2.button("Add to the render queue", key="queue_add", icon=":material/queue:", width="stretch",

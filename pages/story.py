@@ -10,19 +10,11 @@ import streamlit as st
 from deepstory_core.demo import is_demo
 from deepstory_core.editing import apply_sentence_table, parse_into_project, rename_speaker, sentence_table
 from deepstory_core.exported import safe_export_state
-from deepstory_core.project import Project
-from deepstory_core.render import export_path, render_story
+from deepstory_core.render import export_path
+from deepstory_core.render_queue import export_work
 from deepstory_core.story import decode_story
 from ui.session import next_step, open_page, scoped_key
 from ui.widgets import attempt, guarded, job_button, job_running
-
-
-def _export_work(root):
-    def work(progress, cancel):
-        return render_story(Project.open(root), progress, cancel)
-
-    return work
-
 
 project = open_page("Story", needs_sentences=False)
 TEXT_KEY = scoped_key("story_text")
@@ -40,7 +32,7 @@ if is_demo(project) and safe_export_state(project, export_path(project)) == "non
     hint.info(":material/waving_hand: **Welcome!** This is a short demo story with two speakers, ready to render "
               "with the built-in voices and faces (about half a minute). Press **Render the demo** — or make your "
               "own: type a name under **Rename / new project** in the sidebar, then paste your story here.")
-    job_button(button, "Render the demo", "render_demo", project.root, "Export", _export_work(project.root),
+    job_button(button, "Render the demo", "render_demo", project.root, "Export", export_work(project.root),
                "export-job", job_running(project.root), type="primary", icon=":material/movie:", width="stretch")
     if st.session_state.get("render_demo"):
         st.session_state["story_goto_export"] = True

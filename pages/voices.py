@@ -100,6 +100,7 @@ else:
 st.subheader("Sentences")
 pages = max(1, -(-len(rows) // PER_PAGE))
 page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=scoped_key("voices_page")) if pages > 1 else 1
+story_sentences = project.sentences   # built once, not per row
 for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
     with st.container(border=True):
         text_col, audio_col, button_col = st.columns([5, 4, 2], vertical_alignment="center")
@@ -110,7 +111,7 @@ for row in rows[(page - 1) * PER_PAGE: page * PER_PAGE]:
             icon = ":material/warning:" if check.flagged else ":material/check:"
             text_col.caption(f"{icon} score {check.score:.0f} — heard \u201c{check.heard}\u201d")
         say_key = f"say-as-{row.index}"
-        text_col.text_input("Say as", value=project.sentences[row.index].say_as, key=say_key, disabled=busy,
+        text_col.text_input("Say as", value=story_sentences[row.index].say_as, key=say_key, disabled=busy,
                             placeholder="respell for speech (the subtitle keeps the text)",
                             on_change=_on_say_as, args=(row.index, say_key), label_visibility="collapsed")
         if row.ready:

@@ -12,7 +12,6 @@ import torch
 from modules.fom import (
     FomAnimator,
     FomAnimatorOptions,
-    build_fom,
     expected_generator_shapes,
     expected_kp_detector_shapes,
     fom_config_from_dict,
@@ -47,28 +46,14 @@ def fom_dir(reference_dir: Path) -> Path:
     return reference_dir / "fom"
 
 
-@pytest.fixture(scope="module")
-def reduced(fom_dir: Path):
-    torch.set_num_threads(1)
-    config = fom_config_from_dict(json.loads((fom_dir / "reduced_config.json").read_text())["model_params"])
-    state = _load(fom_dir / "reduced_state_dicts.pt")
-    kp_detector, generator = build_fom(config)
-    kp_detector.load_state_dict(state["kp_detector"], strict=True)
-    generator.load_state_dict(state["generator"], strict=True)
-    inputs = _load(fom_dir / "reduced_inputs.pt")
-    source = inputs["source_image_hwc"][None].permute(0, 3, 1, 2)          # (1, 3, 64, 64)
-    driving = inputs["driving_video_thwc"].permute(0, 3, 1, 2)            # (6, 3, 64, 64)
-    return kp_detector, generator, source, driving
-
-
 def _close(actual: torch.Tensor, expected: torch.Tensor, atol: float, what: str) -> None:
     assert actual.shape == expected.shape, f"{what}: shape {tuple(actual.shape)} != {tuple(expected.shape)}"
     diff = (actual.float() - expected.float()).abs().max().item()
     assert diff <= atol, f"{what}: max |diff| {diff:.3g} > {atol:g}"
 
 
-def test_keypoints_match_reference(reduced, fom_dir):
-    kp_detector, _, source, driving = reduced
+def test_keypoints_match_reference(fom_reduced, fom_dir):
+    kp_detector, _, source, driving = fom_reduced
     ref = _load(fom_dir / "reduced_keypoints.pt")
     with torch.no_grad():
         kp_source = kp_detector(source)
@@ -80,8 +65,8 @@ def test_keypoints_match_reference(reduced, fom_dir):
             _close(kp_all[key][i:i + 1], ref["kp_driving"][i][key], KP_ATOL, f"kp_driving[{i}] {key}")
 
 
-def test_antialias_probe(reduced, fom_dir):
-    kp_detector, _, source, _ = reduced
+def test_antialias_probe(fom_reduced, fom_dir):
+    kp_detector, _, source, _ = fom_reduced
     probes = _load(fom_dir / "reduced_probes.pt")
     _close(kp_detector.down.weight, probes["antialias_kernel"], 1e-7, "anti-alias kernel")
     with torch.no_grad():
@@ -104,9 +89,9 @@ def test_normalize_kp_matches_reference(fom_dir, relative):
 
 
 @pytest.mark.parametrize("mode", ["relative_adapt", "absolute"])
-def test_generator_per_frame_matches_reference(reduced, fom_dir, mode):
+def test_generator_per_frame_matches_reference(fom_reduced, fom_dir, mode):
     """Reference call order (kp per frame, normalize, generator per frame) through the port's modules."""
-    kp_detector, generator, source, driving = reduced
+    kp_detector, generator, source, driving = fom_reduced
     relative = mode == "relative_adapt"
     frames = _load(fom_dir / f"reduced_generator_{mode}.pt")["frames"]
     with torch.no_grad():
@@ -121,8 +106,8 @@ def test_generator_per_frame_matches_reference(reduced, fom_dir, mode):
                 _close(out[key], ref[key], atol, f"{mode} frame {i} {key}")
 
 
-def test_dense_motion_probes(reduced, fom_dir):
-    kp_detector, generator, source, driving = reduced
+def test_dense_motion_probes(fom_reduced, fom_dir):
+    kp_detector, generator, source, driving = fom_reduced
     probes = _load(fom_dir / "reduced_probes.pt")
     kps = _load(fom_dir / "reduced_keypoints.pt")
     dense = generator.dense_motion_network
@@ -135,9 +120,9 @@ def test_dense_motion_probes(reduced, fom_dir):
 
 
 @pytest.mark.parametrize("channels_last", [True, False])
-def test_streaming_animator_reproduces_reference(reduced, fom_dir, channels_last):
+def test_streaming_animator_reproduces_reference(fom_reduced, fom_dir, channels_last):
     """Source-side reuse + batches of 2 (6 frames in two input batches of 3 → 2 + 1 + 2 + 1)."""
-    kp_detector, generator, source, driving = reduced
+    kp_detector, generator, source, driving = fom_reduced
     frames = _load(fom_dir / "reduced_generator_relative_adapt.pt")["frames"]
     animator = FomAnimator(kp_detector, generator, FomAnimatorOptions(batch_size=2, channels_last=channels_last),
                            device="cpu")
@@ -148,10 +133,10 @@ def test_streaming_animator_reproduces_reference(reduced, fom_dir, channels_last
         _close(predictions[i:i + 1], ref["prediction"], BATCHED_IMAGE_ATOL, f"animator frame {i}")
 
 
-def test_batch_one_nchw_is_the_per_frame_call_order_bit_for_bit(reduced, fom_dir):
+def test_batch_one_nchw_is_the_per_frame_call_order_bit_for_bit(fom_reduced, fom_dir):
     """One frame per step in NCHW: the same kernels as the reference's per-frame loop, so the same bits (and the
     golden vectors, made on another machine, within IMAGE_ATOL)."""
-    kp_detector, generator, source, driving = reduced
+    kp_detector, generator, source, driving = fom_reduced
     animator = FomAnimator(kp_detector, generator, FomAnimatorOptions(batch_size=1, channels_last=False),
                            device="cpu")
     streamed = torch.cat(list(animator.animate_tensors(source, [driving[:4], driving[4:]])))
@@ -167,8 +152,8 @@ def test_batch_one_nchw_is_the_per_frame_call_order_bit_for_bit(reduced, fom_dir
         _close(streamed[i:i + 1], ref["prediction"], IMAGE_ATOL, f"batch-1 frame {i}")
 
 
-def test_align_corners_option_changes_sampling(reduced):
-    kp_detector, generator, source, driving = reduced
+def test_align_corners_option_changes_sampling(fom_reduced):
+    kp_detector, generator, source, driving = fom_reduced
     first = FomAnimator(kp_detector, generator, FomAnimatorOptions(batch_size=6), device="cpu")
     default = next(first.animate_tensors(source, [driving]))
     legacy = next(FomAnimator(kp_detector, generator, FomAnimatorOptions(batch_size=6, align_corners=True),
@@ -177,9 +162,9 @@ def test_align_corners_option_changes_sampling(reduced):
     assert (default - legacy).abs().max().item() > 1e-2
 
 
-def test_transfer_uint8_contract(reduced):
+def test_transfer_uint8_contract(fom_reduced):
     """Portrait of any size + uint8 base batches → uint8 (b, 256, 256, 3), as many frames out as in."""
-    kp_detector, generator, _, _ = reduced
+    kp_detector, generator, _, _ = fom_reduced
     rng = np.random.default_rng(0)
     portrait = rng.integers(0, 256, (300, 220, 3), dtype=np.uint8)
     base = [rng.integers(0, 256, (3, 128, 96, 3), dtype=np.uint8), rng.integers(0, 256, (2, 128, 96, 3), dtype=np.uint8)]

@@ -8,7 +8,6 @@ fp16 on CUDA). On CUDA the same paths run by default; GPU speed is measured by b
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 
@@ -22,28 +21,12 @@ from deepstory_kernel.streams import background
 TWO_LEVELS = 2 / 255
 
 
-@pytest.fixture(scope="module")
-def fom_reduced(reference_dir):
-    from modules.fom import build_fom, fom_config_from_dict
-
-    root = reference_dir / "fom"
-    torch.set_num_threads(1)
-    config = fom_config_from_dict(json.loads((root / "reduced_config.json").read_text())["model_params"])
-    state = torch.load(root / "reduced_state_dicts.pt", weights_only=True)
-    kp_detector, generator = build_fom(config)
-    kp_detector.load_state_dict(state["kp_detector"], strict=True)
-    generator.load_state_dict(state["generator"], strict=True)
-    inputs = torch.load(root / "reduced_inputs.pt", weights_only=True)
-    frames = torch.load(root / "reduced_generator_relative_adapt.pt", weights_only=True)["frames"]
-    reference = torch.cat([frame["prediction"] for frame in frames])
-    return (kp_detector, generator, inputs["source_image_hwc"][None].permute(0, 3, 1, 2),
-            inputs["driving_video_thwc"].permute(0, 3, 1, 2), reference)
-
-
-def test_fom_fp16_decoder_stays_within_two_levels(fom_reduced):
+def test_fom_fp16_decoder_stays_within_two_levels(fom_reduced, reference_dir):
     from modules.fom import FomAnimator, FomAnimatorOptions
 
-    kp_detector, generator, source, driving, reference = fom_reduced
+    kp_detector, generator, source, driving = fom_reduced
+    frames = torch.load(reference_dir / "fom" / "reduced_generator_relative_adapt.pt", weights_only=True)["frames"]
+    reference = torch.cat([frame["prediction"] for frame in frames])
     animator = FomAnimator(kp_detector, generator, FomAnimatorOptions(batch_size=3, precision="fp16"), device="cpu")
     try:
         prediction = torch.cat(list(animator.animate_tensors(source, [driving]))).float()
@@ -78,17 +61,12 @@ def test_fom_overlapped_transfer_gives_the_same_frames(fom_reduced):
     assert np.array_equal(outputs[True], outputs[False])
 
 
-def test_sda_fp16_stays_within_two_levels(reference_dir):
+def test_sda_fp16_stays_within_two_levels(sda_ref):
     from modules.sda.animator import SdaAnimator, build_networks, identity_tensor
     from modules.sda.windows import speech_from_int16
 
-    root = reference_dir / "sda"
-    model = torch.load(root / "reduced_model.pt", weights_only=True)
-    config = json.loads((root / "reduced_config.json").read_text())["model_dict_config"]
-    model.update(config)
-    model["img_size"] = tuple(config["img_size"])
-    inputs = torch.load(root / "reduced_inputs.pt", weights_only=True)
-    out = torch.load(root / "reduced_outputs_clipA.pt", weights_only=True)
+    _, model, inputs, outputs = sda_ref
+    out = outputs["A"]
     networks = build_networks(model, "cpu")
     speech = speech_from_int16(inputs["clipA_int16"].numpy(), int(inputs["clipA_fs"]), 8000)
     frame = identity_tensor(inputs["aligned_image_uint8_hwc"].numpy(), (32, 24))

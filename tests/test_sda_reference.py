@@ -29,18 +29,6 @@ from modules.sda.windows import cut_windows, speech_from_float, speech_from_int1
 
 
 @pytest.fixture(scope="module")
-def sda_ref(reference_dir):
-    root = reference_dir / "sda"
-    model = torch.load(root / "reduced_model.pt", weights_only=True)
-    config = json.loads((root / "reduced_config.json").read_text())["model_dict_config"]
-    model.update(config)
-    model["img_size"] = tuple(config["img_size"])
-    inputs = torch.load(root / "reduced_inputs.pt", weights_only=True)
-    outputs = {c: torch.load(root / f"reduced_outputs_clip{c}.pt", weights_only=True) for c in "AB"}
-    return root, model, inputs, outputs
-
-
-@pytest.fixture(scope="module")
 def animator(sda_ref):
     _, model, _, _ = sda_ref
     torch.set_num_threads(1)

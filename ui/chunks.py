@@ -178,13 +178,12 @@ def stage_page(view: StageView, intro: str) -> None:
     next_step(view.title)
 
 
-def face_problems(project: Project) -> bool:
-    """Flag every speaker whose portrait has no usable face before anything is rendered; True when one has none."""
+def face_problems(project: Project) -> None:
+    """Flag every speaker whose portrait has no usable face before anything is rendered."""
     from deepstory_core.face_check import check_cast
 
     problems = [check for check in check_cast(project) if not check.ok]
     for check in problems:
         st.error(f"{check.problem} Fix it on the **Cast** page (another portrait, or place the face by hand) "
                  "before rendering.", icon=":material/face_retouching_off:")
-    return bool(problems)
 
